@@ -1,0 +1,205 @@
+"""One typed, frozen configuration per pipeline run.
+
+A run's config comes from the pipeline's YAML file (``pipeline/configs/<name>.yaml``) plus
+overrides (``--set key=value`` on the CLI, DAG params in Airflow). It is validated on load; an
+error names the offending field. The resolved config is hashed, so every artifact and registry
+version can say exactly which config produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the field."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CorpusConfig(_Frozen):
+    name: Literal["nsmc"] = "nsmc"
+    # A local folder holding the corpus files; None downloads from `urls` into the data root.
+    source: str | None = None
+    urls: dict[str, str] = Field(default_factory=dict)
+    sha256: dict[str, str] = Field(default_factory=dict)
+    # Fraction of the train file held out as the validation split (seeded, recorded).
+    valid_fraction: float = Field(0.1, ge=0.0, lt=0.5)
+    drop_duplicates: bool = True
+    max_rows_per_split: int | None = Field(None, gt=0)
+    download_timeout_seconds: float = Field(30.0, gt=0)
+
+
+class TextConfig(_Frozen):
+    # Which characters survive cleaning: "hangul" keeps Hangul syllables and jamo only (the
+    # lecture recipe); "hangul_basic" also keeps digits, Latin letters and ! ? . ~ ^ which carry
+    # sentiment in reviews ("ㅋㅋ", "!!", "10점").
+    keep: Literal["hangul", "hangul_basic", "all"] = "hangul_basic"
+    lowercase: bool = True
+    # Runs of one character longer than this are shortened ("ㅋㅋㅋㅋㅋㅋ" -> "ㅋㅋㅋ").
+    max_char_repeat: int | None = Field(3, ge=1)
+    tokenizer: Literal["mecab", "okt", "komoran", "kkma", "hannanum", "whitespace"] = "mecab"
+    # Tokenizer options, e.g. {"stem": true} for Okt; recorded with every model.
+    tokenizer_options: dict[str, Any] = Field(default_factory=dict)
+    stopwords: list[str] = Field(default_factory=list)
+    min_freq: int = Field(2, ge=1)
+    max_vocab: int | None = Field(None, ge=3)
+    # Sequence length: fixed when set, else this percentile of train token counts.
+    max_len: int | None = Field(None, ge=1)
+    max_len_percentile: float = Field(95.0, gt=0, le=100)
+    workers: int | None = Field(None, ge=1)
+    chunk_size: int = Field(2000, ge=1)
+
+
+class ModelConfig(_Frozen):
+    embedding_dim: int = Field(100, ge=1)
+    units: int = Field(128, ge=1)
+    dropout_rate: float = Field(0.3, ge=0.0, lt=1.0)
+
+
+class TrainConfig(_Frozen):
+    models: list[str] = Field(default_factory=lambda: ["lstm"], min_length=1)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    early_stopping_patience: int = Field(2, ge=0)
+    seed: int = 42
+
+
+class RegistryConfig(_Frozen):
+    model_name: str = Field("nsmc-sentiment", min_length=1)
+    # The metric that picks the best model of a run and gates promotion to @champion.
+    metric: Literal["accuracy", "f1", "macro_f1"] = "accuracy"
+    # A challenger must beat the champion by more than this to take the alias.
+    min_improvement: float = Field(0.0, ge=0.0)
+
+
+class TrackingConfig(_Frozen):
+    # None: MLFLOW_TRACKING_URI from the environment, else the project's local SQLite store.
+    tracking_uri: str | None = None
+    experiment: str = "nsmc-sentiment"
+
+
+class PipelineConfig(_Frozen):
+    pipeline: str
+    data_root: str = "data"
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    text: TextConfig = Field(default_factory=TextConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="after")
+    def _known_models(self) -> "PipelineConfig":
+        from models.registry import available_builders
+
+        unknown = [name for name in self.train.models if name not in available_builders()]
+        if unknown:
+            raise ValueError(
+                f"train.models: unknown model(s) {unknown}; known: {sorted(available_builders())}"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=True, allow_unicode=True)
+
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+    def flat_params(self) -> dict[str, str]:
+        """Dotted key -> value string, for MLflow params."""
+        return {key: json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+                for key, value in _flatten(self.to_dict())}
+
+
+def _flatten(data: dict[str, Any], prefix: str = ""):
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) \
+                and dotted not in {"text.tokenizer_options", "corpus.urls", "corpus.sha256"}:
+            yield from _flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"train.epochs=3"`` -> ``("train.epochs", 3)``; the value is parsed as YAML."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {key}: value {raw!r} is not valid YAML: {exc}") from exc
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (a copy); unknown keys are caught by validation."""
+    merged = json.loads(json.dumps(data))
+    for dotted, value in overrides.items():
+        node = merged
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {dotted}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return merged
+
+
+def load_config(pipeline: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> PipelineConfig:
+    """Load ``pipeline`` (a name under pipeline/configs or a YAML path), apply overrides, validate."""
+    path = Path(pipeline)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{pipeline}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"config {path}: no such file (known pipelines: {known})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path}: top level must be a mapping")
+    if isinstance(overrides, list):
+        overrides = dict(parse_override(item) for item in overrides)
+    data = apply_overrides(data, overrides or {})
+    return validate_config(data, origin=str(path))
+
+
+def validate_config(data: dict[str, Any], origin: str = "<dict>") -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "<root>"
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            elif "input" in error and error["type"] != "value_error":
+                message += f" (got {error['input']!r})"
+            problems.append(f"{field}: {message}")
+        raise ConfigError(f"config {origin} is invalid:\n  " + "\n  ".join(problems)) from None
+
+
+def config_from_yaml_text(text: str, origin: str) -> PipelineConfig:
+    return validate_config(yaml.safe_load(text), origin=origin)

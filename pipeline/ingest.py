@@ -1,0 +1,136 @@
+"""Ingest stage: a corpus source -> the canonical table (id, text, label, split) + a report.
+
+Output is content-addressed: ``<data_root>/processed/ingest/<key>/`` where the key covers the
+input files' sha256 and the ingestion settings, so a rerun with the same inputs reuses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import PipelineConfig
+from pipeline.corpora import nsmc
+from pipeline.corpora.download import CorpusUnavailableError, fetch
+from pipeline.io import atomic_dir, digest_strings, read_json, sha256_file, write_json
+
+log = logging.getLogger(__name__)
+
+INGEST_VERSION = "1"
+TABLE_FILE = "table.parquet"
+REPORT_FILE = "report.json"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What the ingest task hands on through XCom: references and small figures only."""
+
+    table_path: str
+    report_path: str
+    data_digest: str
+    rows: dict[str, int]
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+
+def resolve_source_files(config: PipelineConfig) -> dict[str, Path]:
+    """Split name -> local file: from ``corpus.source`` if given, else downloaded and verified."""
+    corpus = config.corpus
+    if corpus.source:
+        folder = Path(corpus.source).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"corpus.source {folder}: not a folder")
+        return {split: folder / name for split, name in nsmc.SPLIT_FILES.items()}
+    raw_dir = Path(config.data_root) / "raw" / corpus.name
+    files = {}
+    for split, name in nsmc.SPLIT_FILES.items():
+        url = corpus.urls.get(name)
+        if not url:
+            raise CorpusUnavailableError(f"corpus.urls has no URL for {name}; pass --source PATH")
+        try:
+            files[split] = fetch(url, raw_dir / name, corpus.sha256.get(name),
+                                 timeout=corpus.download_timeout_seconds)
+        except CorpusUnavailableError as exc:
+            raise CorpusUnavailableError(
+                f"{exc}\nThe {corpus.name} corpus could not be downloaded and no local copy was given. "
+                f"Pass a folder holding {', '.join(nsmc.SPLIT_FILES.values())} with "
+                f"--source PATH (or --set corpus.source=PATH)."
+            ) from exc
+    return files
+
+
+def run_ingest(config: PipelineConfig) -> IngestResult:
+    files = resolve_source_files(config)
+    for path in files.values():
+        if not path.is_file():
+            raise nsmc.CorpusFormatError(f"{path}: file not found")
+    file_digests = {split: sha256_file(path) for split, path in files.items()}
+    data_digest = digest_strings(*(f"{split}={file_digests[split]}" for split in sorted(file_digests)))
+    settings = config.corpus.model_dump(include={"valid_fraction", "drop_duplicates", "max_rows_per_split"})
+    key = digest_strings(data_digest, repr(sorted(settings.items())), str(config.train.seed), INGEST_VERSION)
+    out_dir = Path(config.data_root) / "processed" / "ingest" / key
+    if (out_dir / TABLE_FILE).is_file():
+        log.info("ingest cache hit: %s", out_dir)
+        report = read_json(out_dir / REPORT_FILE)
+        return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, report["rows"])
+
+    frames, file_reports = [], {}
+    for split, path in files.items():
+        frame, stats = nsmc.parse_file(path)
+        if config.corpus.drop_duplicates:
+            frame = nsmc.drop_duplicates(frame, stats)
+        if config.corpus.max_rows_per_split:
+            frame = frame.iloc[: config.corpus.max_rows_per_split]
+        if frame.empty:
+            raise nsmc.CorpusFormatError(f"{path}: no usable rows")
+        frames.append(frame.assign(split=split))
+        file_reports[split] = {"file": str(path), "sha256": file_digests[split], "rows_read": stats.rows_read,
+                               "dropped": dict(stats.dropped), "repaired": dict(stats.repaired)}
+    table = assign_validation_split(pd.concat(frames, ignore_index=True),
+                                    config.corpus.valid_fraction, config.train.seed)
+    report = validation_report(table, file_reports, data_digest)
+    with atomic_dir(out_dir) as tmp:
+        table.to_parquet(tmp / TABLE_FILE, index=False)
+        write_json(tmp / REPORT_FILE, report)
+    log.info("ingested %s rows into %s", report["rows"], out_dir)
+    return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, report["rows"])
+
+
+def assign_validation_split(table: pd.DataFrame, valid_fraction: float, seed: int) -> pd.DataFrame:
+    """Move a seeded random ``valid_fraction`` of the train rows to split ``valid``."""
+    table = table.copy()
+    train_index = table.index[table["split"] == "train"].to_numpy()
+    n_valid = int(round(len(train_index) * valid_fraction))
+    chosen = np.random.default_rng(seed).permutation(train_index)[:n_valid]
+    table.loc[chosen, "split"] = "valid"
+    return table
+
+
+def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str) -> dict:
+    lengths = table["text"].str.len()
+    per_split = {}
+    for split, group in table.groupby("split"):
+        split_lengths = lengths[group.index]
+        per_split[split] = {
+            "rows": len(group),
+            "label_counts": {str(k): int(v) for k, v in group["label"].value_counts().sort_index().items()},
+            "chars": {"mean": round(float(split_lengths.mean()), 2),
+                      "p50": float(split_lengths.quantile(0.5)),
+                      "p95": float(split_lengths.quantile(0.95)),
+                      "max": int(split_lengths.max())},
+        }
+    train_texts = set(table.loc[table["split"] == "train", "text"])
+    overlap = int(table.loc[table["split"] == "test", "text"].isin(train_texts).sum())
+    return {
+        "data_digest": data_digest,
+        "rows": {split: stats["rows"] for split, stats in per_split.items()},
+        "splits": per_split,
+        "files": file_reports,
+        # Kept, not dropped: the test file is the published benchmark split.
+        "test_documents_also_in_train": overlap,
+    }

@@ -1,0 +1,1 @@
+"""Text handling shared by training, evaluation and serving: clean -> tokenize -> ids."""

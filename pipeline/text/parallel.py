@@ -1,0 +1,87 @@
+"""Tokenize a corpus on every core, with progress, cached by content.
+
+Workers are spawned, never forked: a konlpy JVM (or any native state) in the parent must not be
+inherited, and each worker starts its own tokenizer (and JVM) in its initializer.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pipeline.config import TextConfig
+from pipeline.io import atomic_path, digest_strings
+from pipeline.text.processor import TextProcessor
+
+log = logging.getLogger(__name__)
+
+_worker_processor: TextProcessor | None = None
+
+
+def _init_worker(text_config: dict) -> None:
+    global _worker_processor
+    _worker_processor = TextProcessor.from_config(TextConfig.model_validate(text_config))
+
+
+def _tokenize_chunk(texts: Sequence[str]) -> list[str]:
+    return _worker_processor.joined_tokens(texts)
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def tokenize_texts(texts: Sequence[str], config: TextConfig, progress: bool = True) -> list[str]:
+    """Space-joined tokens for each text, in order, using ``config.workers`` processes."""
+    workers = config.workers or default_workers()
+    chunk = config.chunk_size
+    chunks = [texts[i: i + chunk] for i in range(0, len(texts), chunk)]
+    bar = tqdm(total=len(texts), unit="sent", desc=f"tokenize ({config.tokenizer} x{workers})",
+               disable=not progress, mininterval=1.0)
+    results: list[str] = []
+    if workers == 1 or len(chunks) == 1:
+        processor = TextProcessor.from_config(config)
+        for part in chunks:
+            results.extend(processor.joined_tokens(part))
+            bar.update(len(part))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(config.model_dump(mode="json"),)) as pool:
+            for part in pool.map(_tokenize_chunk, chunks):
+                results.extend(part)
+                bar.update(len(part))
+    bar.close()
+    return results
+
+
+def token_cache_key(data_digest: str, config: TextConfig) -> str:
+    """Data digest + everything that changes tokens: cleaning, tokenizer identity, code version."""
+    identity = TextProcessor.from_config(config).identity()
+    return digest_strings(data_digest, repr(sorted(identity.items())))
+
+
+def cached_tokenize(texts: Sequence[str], config: TextConfig, data_digest: str, cache_dir: Path,
+                    progress: bool = True) -> tuple[list[str], bool]:
+    """Tokens for ``texts`` from ``cache_dir`` if this exact work was done before; else do it.
+
+    Returns (tokens, cache_hit).
+    """
+    path = Path(cache_dir) / f"{token_cache_key(data_digest, config)}.parquet"
+    if path.is_file():
+        tokens = pd.read_parquet(path)["tokens"].tolist()
+        if len(tokens) == len(texts):
+            log.info("token cache hit: %s", path)
+            return tokens, True
+        log.warning("token cache %s has %d rows for %d texts; recomputing", path, len(tokens), len(texts))
+    tokens = tokenize_texts(texts, config, progress=progress)
+    with atomic_path(path) as tmp:
+        pd.DataFrame({"tokens": tokens}).to_parquet(tmp, index=False)
+    return tokens, False
