@@ -57,6 +57,9 @@ class TextConfig(_Frozen):
     # Sequence length: fixed when set, else this percentile of train token counts.
     max_len: int | None = Field(None, ge=1)
     max_len_percentile: float = Field(95.0, gt=0, le=100)
+    # Which end of an over-long text is cut: "start" keeps the ending, where Korean puts the
+    # predicate that carries most sentiment.
+    truncate_from: Literal["start", "end"] = "start"
     workers: int | None = Field(None, ge=1)
     chunk_size: int = Field(2000, ge=1)
 
@@ -110,6 +113,11 @@ class PipelineConfig(_Frozen):
                 f"train.models: unknown model(s) {unknown}; known: {sorted(available_builders())}"
             )
         return self
+
+    def data_dir(self) -> Path:
+        from pipeline.paths import resolve
+
+        return resolve(self.data_root)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -46,7 +46,7 @@ def resolve_source_files(config: PipelineConfig) -> dict[str, Path]:
         if not folder.is_dir():
             raise FileNotFoundError(f"corpus.source {folder}: not a folder")
         return {split: folder / name for split, name in nsmc.SPLIT_FILES.items()}
-    raw_dir = Path(config.data_root) / "raw" / corpus.name
+    raw_dir = config.data_dir() / "raw" / corpus.name
     files = {}
     for split, name in nsmc.SPLIT_FILES.items():
         url = corpus.urls.get(name)
@@ -73,7 +73,7 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
     data_digest = digest_strings(*(f"{split}={file_digests[split]}" for split in sorted(file_digests)))
     settings = config.corpus.model_dump(include={"valid_fraction", "drop_duplicates", "max_rows_per_split"})
     key = digest_strings(data_digest, repr(sorted(settings.items())), str(config.train.seed), INGEST_VERSION)
-    out_dir = Path(config.data_root) / "processed" / "ingest" / key
+    out_dir = config.data_dir() / "processed" / "ingest" / key
     if (out_dir / TABLE_FILE).is_file():
         log.info("ingest cache hit: %s", out_dir)
         report = read_json(out_dir / REPORT_FILE)
@@ -93,7 +93,7 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
                                "dropped": dict(stats.dropped), "repaired": dict(stats.repaired)}
     table = assign_validation_split(pd.concat(frames, ignore_index=True),
                                     config.corpus.valid_fraction, config.train.seed)
-    report = validation_report(table, file_reports, data_digest)
+    report = validation_report(table, file_reports, data_digest, nsmc.LABEL_NAMES)
     with atomic_dir(out_dir) as tmp:
         table.to_parquet(tmp / TABLE_FILE, index=False)
         write_json(tmp / REPORT_FILE, report)
@@ -111,7 +111,8 @@ def assign_validation_split(table: pd.DataFrame, valid_fraction: float, seed: in
     return table
 
 
-def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str) -> dict:
+def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str,
+                      label_names: list[str]) -> dict:
     lengths = table["text"].str.len()
     per_split = {}
     for split, group in table.groupby("split"):
@@ -128,6 +129,7 @@ def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str)
     overlap = int(table.loc[table["split"] == "test", "text"].isin(train_texts).sum())
     return {
         "data_digest": data_digest,
+        "label_names": label_names,
         "rows": {split: stats["rows"] for split, stats in per_split.items()},
         "splits": per_split,
         "files": file_reports,

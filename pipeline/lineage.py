@@ -1,0 +1,34 @@
+"""Where a run came from: Airflow ids, data digest, config hash, git commit."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import asdict, dataclass
+
+from pipeline.paths import PROJECT_ROOT
+
+
+@functools.cache
+def git_commit() -> str:
+    """HEAD's commit, suffixed ``-dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+@dataclass(frozen=True)
+class Lineage:
+    dag_id: str
+    dag_run_id: str
+    config_hash: str
+    data_digest: str = ""
+    git_commit: str = ""
+
+    def tags(self) -> dict[str, str]:
+        return {f"rnnflow.{key}": value for key, value in asdict(self).items() if value}

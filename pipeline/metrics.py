@@ -1,0 +1,62 @@
+"""Classification metrics and their presentation: pure functions of labels and probabilities."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+
+def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """accuracy, precision/recall/f1 (of class 1 when binary, macro otherwise) and macro_f1."""
+    num_classes = probabilities.shape[1]
+    y_pred = probabilities.argmax(axis=1)
+    average = "binary" if num_classes == 2 else "macro"
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+    _, _, macro_f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(precision),
+            "recall": float(recall), "f1": float(f1), "macro_f1": float(macro_f1)}
+
+
+def confusion(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    labels = np.arange(probabilities.shape[1])
+    return confusion_matrix(y_true, probabilities.argmax(axis=1), labels=labels)
+
+
+def confusion_matrix_figure(matrix: np.ndarray, label_names: Sequence[str], title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = max(4.0, 0.5 * len(label_names) + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
+    axes.set_yticks(range(len(label_names)), label_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (row, col), count in np.ndenumerate(matrix):
+        axes.text(col, row, f"{count:,}", ha="center", va="center",
+                  color="white" if count > threshold else "black")
+    figure.tight_layout()
+    return figure
+
+
+def misclassified_table(texts: Sequence[str], y_true: np.ndarray, probabilities: np.ndarray,
+                        label_names: Sequence[str], limit: int = 200) -> pd.DataFrame:
+    """The most confidently wrong predictions first: where a reader learns most."""
+    y_pred = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    confidence = probabilities[wrong, y_pred[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:limit]
+    return pd.DataFrame({
+        "text": [texts[i] for i in order],
+        "true": [label_names[y_true[i]] for i in order],
+        "predicted": [label_names[y_pred[i]] for i in order],
+        "confidence": probabilities[order, y_pred[order]].round(4),
+    })

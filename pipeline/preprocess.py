@@ -1,0 +1,95 @@
+"""Preprocess stage: canonical table -> token cache -> vocabulary (train split only) -> id arrays.
+
+Output folder ``<data_root>/processed/features/<key>/`` holds ``features.npz``, ``vocab.json`` and
+``text_spec.json`` (everything serving needs to turn raw text into the same ids).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import PipelineConfig
+from pipeline.io import atomic_dir, digest_strings, read_json, write_json
+from pipeline.text.parallel import cached_tokenize, token_cache_key
+from pipeline.text.processor import TextProcessor
+from pipeline.text.vocab import Vocabulary, length_at_percentile, pad_ids
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+FEATURES_FILE = "features.npz"
+VOCAB_FILE = "vocab.json"
+TEXT_SPEC_FILE = "text_spec.json"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class PreprocessResult:
+    features_dir: str
+    vocab_size: int
+    max_len: int
+    num_classes: int
+    rows: dict[str, int]
+    token_cache_hit: bool
+    tokenize_seconds: float
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+
+def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, data_digest: str) -> PreprocessResult:
+    text = config.text
+    tokens_key = token_cache_key(data_digest, text)
+    settings = text.model_dump(include={"min_freq", "max_vocab", "max_len", "max_len_percentile", "truncate_from"})
+    out_dir = config.data_dir() / "processed" / "features" / digest_strings(tokens_key, repr(sorted(settings.items())))
+    if (out_dir / SUMMARY_FILE).is_file():
+        log.info("features cache hit: %s", out_dir)
+        return PreprocessResult(**{**read_json(out_dir / SUMMARY_FILE), "token_cache_hit": True,
+                                   "tokenize_seconds": 0.0})
+
+    table = pd.read_parquet(table_path)
+    label_names = read_json(report_path)["label_names"]
+    start = time.perf_counter()
+    tokens, cache_hit = cached_tokenize(table["text"].tolist(), text, data_digest,
+                                        config.data_dir() / "processed" / "tokens")
+    tokenize_seconds = time.perf_counter() - start
+    token_lists = [joined.split() for joined in tokens]
+    is_train = (table["split"] == "train").to_numpy()
+    train_tokens = [t for t, keep in zip(token_lists, is_train) if keep]
+    vocab = Vocabulary.fit(train_tokens, min_freq=text.min_freq, max_size=text.max_vocab)
+    max_len = text.max_len or length_at_percentile([len(t) for t in train_tokens], text.max_len_percentile)
+
+    arrays, rows = {}, {}
+    for split in SPLITS:
+        mask = (table["split"] == split).to_numpy()
+        ids = [vocab.encode(t) for t, keep in zip(token_lists, mask) if keep]
+        arrays[f"x_{split}"] = pad_ids(ids, max_len, text.truncate_from)
+        arrays[f"y_{split}"] = table.loc[mask, "label"].to_numpy(np.int64)
+        arrays[f"row_{split}"] = np.flatnonzero(mask)  # row in the table, to show texts later
+        rows[split] = int(mask.sum())
+    if rows["train"] == 0 or rows["test"] == 0:
+        raise ValueError(f"{table_path}: need train and test rows, got {rows}")
+    oov = float((arrays["x_test"] == 1).sum()) / max(1, int((arrays["x_test"] > 0).sum()))
+    result = PreprocessResult(str(out_dir), len(vocab), int(max_len), len(label_names), rows, cache_hit,
+                              round(tokenize_seconds, 3))
+    text_spec = {
+        "text_config": text.model_dump(mode="json"),
+        "processor": TextProcessor.from_config(text).identity(),
+        "max_len": int(max_len),
+        "label_names": label_names,
+        "table_path": str(table_path),
+        "test_oov_rate": round(float(oov), 4),
+    }
+    with atomic_dir(out_dir) as tmp:
+        np.savez(tmp / FEATURES_FILE, **arrays)
+        write_json(tmp / VOCAB_FILE, vocab.to_dict())
+        write_json(tmp / TEXT_SPEC_FILE, text_spec)
+        write_json(tmp / SUMMARY_FILE, {**asdict(result), "features_dir": str(out_dir)})
+    log.info("features: %s rows, vocab %d, max_len %d -> %s", rows, len(vocab), max_len, out_dir)
+    return result

@@ -1,0 +1,163 @@
+"""Register stage: the best model of a run becomes a raw-text pyfunc version; aliases gate it.
+
+Aliases only (``champion``, ``challenger``), never stages. A version is promoted to
+``@champion`` when there is none or it beats the champion's test metric; otherwise it becomes
+``@challenger``. The decision is recorded on the version and in the parent run.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipeline.config import PipelineConfig
+from pipeline.evaluate import EvalResult
+from pipeline.lineage import Lineage
+from pipeline.paths import PROJECT_ROOT
+from pipeline.preprocess import TEXT_SPEC_FILE, VOCAB_FILE, PreprocessResult
+from pipeline.tracking import RUN_KEY_TAG, configure
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+DECISION_TAG = "rnnflow.promotion"
+REASON_TAG = "rnnflow.promotion_reason"
+PYFUNC_NAME = "raw_text_model"
+# Pinned into the logged model so `mlflow models serve` builds the same stack.
+SERVING_PACKAGES = ("tensorflow-cpu", "keras", "mlflow", "pandas", "numpy", "scikit-learn", "pydantic",
+                    "pyyaml", "konlpy", "jpype1", "python-mecab-ko", "python-mecab-ko-dic")
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    model_name: str
+    version: str
+    alias: str
+    reason: str
+    arch: str
+    run_id: str
+    metrics: dict[str, float]
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+
+def metric_tag(metric: str) -> str:
+    return f"rnnflow.test_{metric}"
+
+
+def select_best(evaluations: list[EvalResult], metric: str) -> EvalResult:
+    if not evaluations:
+        raise ValueError("no evaluated models to choose from")
+    return max(evaluations, key=lambda result: result.metrics[metric])
+
+
+def decide_promotion(candidate_score: float, champion_score: float | None, min_improvement: float,
+                     metric: str) -> tuple[str, str]:
+    """(alias, reason): pure, so the gate is tested without a registry."""
+    if champion_score is None:
+        return CHAMPION, f"no champion with a recorded test {metric}"
+    if candidate_score > champion_score + min_improvement:
+        return CHAMPION, f"test {metric} {candidate_score:.4f} beats champion's {champion_score:.4f}"
+    return CHALLENGER, f"test {metric} {candidate_score:.4f} does not beat champion's {champion_score:.4f}"
+
+
+def run_register(config: PipelineConfig, prepared: PreprocessResult, evaluations: list[EvalResult],
+                 lineage: Lineage) -> RegisterResult:
+    client = configure(config)
+    name, metric = config.registry.model_name, config.registry.metric
+    best = select_best(evaluations, metric)
+    run_key = f"{lineage.dag_id}/{lineage.dag_run_id}"
+    existing = client.search_model_versions(f"name = '{name}' and tags.`{RUN_KEY_TAG}` = '{run_key}'")
+    if existing:
+        version = existing[0]
+        log.info("DAG run %s already registered %s version %s", run_key, name, version.version)
+    else:
+        version = _register(client, config, prepared, best, lineage, run_key)
+    if DECISION_TAG in version.tags:
+        alias, reason = version.tags[DECISION_TAG], version.tags[REASON_TAG]
+    else:
+        alias, reason = promote(client, name, version.version, best.metrics[metric], metric,
+                                config.registry.min_improvement)
+    return RegisterResult(name, str(version.version), alias, reason, best.arch, best.run_id, best.metrics)
+
+
+def _register(client: MlflowClient, config: PipelineConfig, prepared: PreprocessResult, best: EvalResult,
+              lineage: Lineage, run_key: str):
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from pipeline.serving import TEXT_COLUMN, RawTextClassifier
+
+    features_dir = Path(prepared.features_dir)
+    signature = ModelSignature(
+        # One unnamed string column: accepts a list of strings, a single string, or a DataFrame
+        # with one text column.
+        inputs=Schema([ColSpec("string")]),
+        outputs=Schema([ColSpec("string", "label"), ColSpec("long", "label_id"), ColSpec("double", "probability")]),
+    )
+    import pandas as pd
+
+    example = pd.DataFrame({TEXT_COLUMN: ["정말 재밌게 봤어요 최고의 영화", "시간 낭비였다 너무 지루함"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = mlflow.artifacts.download_artifacts(best.model_uri, dst_path=tmp)
+        with mlflow.start_run(run_id=best.run_id):
+            info = mlflow.pyfunc.log_model(
+                name=PYFUNC_NAME,
+                python_model=RawTextClassifier(),
+                artifacts={"keras_model": keras_path, "text_spec": str(features_dir / TEXT_SPEC_FILE),
+                           "vocab": str(features_dir / VOCAB_FILE)},
+                code_paths=[str(PROJECT_ROOT / "pipeline"), str(PROJECT_ROOT / "models")],
+                signature=signature,
+                input_example=example,
+                pip_requirements=_pinned_requirements(),
+            )
+    tags = {**lineage.tags(), RUN_KEY_TAG: run_key, "rnnflow.arch": best.arch, "rnnflow.run_id": best.run_id,
+            **{metric_tag(key): f"{value:.6f}" for key, value in best.metrics.items()}}
+    version = mlflow.register_model(info.model_uri, config.registry.model_name, tags=tags)
+    return client.get_model_version(config.registry.model_name, version.version)
+
+
+def _pinned_requirements() -> list[str]:
+    pins = []
+    for package in SERVING_PACKAGES:
+        try:
+            pins.append(f"{package}=={importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def champion_score(client: MlflowClient, name: str, metric: str) -> tuple[str | None, float | None]:
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None, None
+    recorded = champion.tags.get(metric_tag(metric))
+    if recorded is None and champion.run_id:
+        recorded = client.get_run(champion.run_id).data.metrics.get(f"test_{metric}")
+    return champion.version, (float(recorded) if recorded is not None else None)
+
+
+def promote(client: MlflowClient, name: str, version: str, score: float, metric: str,
+            min_improvement: float) -> tuple[str, str]:
+    champion_version, champion_metric = champion_score(client, name, metric)
+    if champion_version == str(version):
+        alias, reason = CHAMPION, "already champion"
+    else:
+        alias, reason = decide_promotion(score, champion_metric, min_improvement, metric)
+        if champion_version is not None and alias == CHAMPION:
+            reason += f" (version {champion_version} was champion)"
+    client.set_registered_model_alias(name, alias, str(version))
+    client.set_model_version_tag(name, str(version), DECISION_TAG, alias)
+    client.set_model_version_tag(name, str(version), REASON_TAG, reason)
+    log.info("%s version %s -> @%s: %s", name, version, alias, reason)
+    return alias, reason

@@ -1,0 +1,169 @@
+"""Airflow-facing entry points: each DAG task calls one of these with small references.
+
+They take and return plain dicts (XCom-serialisable references: paths, digests, run ids,
+figures), rebuild the run's frozen config from the file written by ``start_run`` and call the
+stage's one public function. No data frames, arrays or models cross XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.config import PipelineConfig, config_from_yaml_text, load_config, parse_override
+from pipeline.io import atomic_path, read_json
+from pipeline.lineage import Lineage, git_commit
+
+log = logging.getLogger(__name__)
+
+# DAG params that map onto config fields; anything else goes through the `overrides` list.
+PARAM_FIELDS = {"source": "corpus.source", "tokenizer": "text.tokenizer", "epochs": "train.epochs",
+                "models": "train.models"}
+
+
+def overrides_from_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    params = params or {}
+    unknown = set(params) - set(PARAM_FIELDS) - {"overrides"}
+    if unknown:
+        raise ValueError(f"unknown DAG params {sorted(unknown)}; known: {sorted(PARAM_FIELDS) + ['overrides']}")
+    overrides = {field: params[name] for name, field in PARAM_FIELDS.items() if params.get(name) is not None}
+    for item in params.get("overrides") or []:
+        key, value = parse_override(item)
+        overrides[key] = value
+    return overrides
+
+
+def _load_run_config(run: dict) -> PipelineConfig:
+    config = config_from_yaml_text(Path(run["config_path"]).read_text(encoding="utf-8"), run["config_path"])
+    if config.config_hash() != run["config_hash"]:
+        raise RuntimeError(f"{run['config_path']} changed since the run started "
+                           f"(hash {config.config_hash()} != {run['config_hash']})")
+    return config
+
+
+def _lineage(run: dict, data_digest: str = "") -> Lineage:
+    return Lineage(run["dag_id"], run["dag_run_id"], run["config_hash"], data_digest, run["git_commit"])
+
+
+def start_run(pipeline_name: str, params: dict | None, dag_id: str, dag_run_id: str) -> dict:
+    """Resolve and freeze the run's config, open the parent MLflow run, log the config once."""
+    import mlflow
+
+    from pipeline.tracking import configure, log_params_once, parent_run
+    from pipeline.train import _safe
+
+    config = load_config(pipeline_name, overrides_from_params(params))
+    run_dir = config.data_dir() / "runs" / dag_id / _safe(dag_run_id)
+    config_path = run_dir / "config.yaml"
+    with atomic_path(config_path) as tmp:
+        tmp.write_text(config.to_yaml(), encoding="utf-8")
+    lineage = Lineage(dag_id, dag_run_id, config.config_hash(), git_commit=git_commit())
+    client = configure(config)
+    parent_run_id, created = parent_run(client, config, lineage)
+    log_params_once(client, parent_run_id, config.flat_params())
+    if created:
+        with mlflow.start_run(run_id=parent_run_id):
+            mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
+    return {"config_path": str(config_path), "config_hash": config.config_hash(), "dag_id": dag_id,
+            "dag_run_id": dag_run_id, "git_commit": lineage.git_commit, "parent_run_id": parent_run_id,
+            "models": list(config.train.models)}
+
+
+def ingest(run: dict) -> dict:
+    import mlflow
+
+    from pipeline.ingest import run_ingest
+    from pipeline.tracking import configure
+
+    config = _load_run_config(run)
+    result = run_ingest(config)
+    configure(config)
+    client = mlflow.MlflowClient()
+    client.set_tag(run["parent_run_id"], "rnnflow.data_digest", result.data_digest)
+    client.log_artifact(run["parent_run_id"], result.report_path, "data")
+    for split, rows in result.rows.items():
+        client.log_metric(run["parent_run_id"], f"rows_{split}", rows)
+    return result.to_xcom()
+
+
+def preprocess(run: dict, ingested: dict) -> dict:
+    import mlflow
+
+    from pipeline.preprocess import SUMMARY_FILE, TEXT_SPEC_FILE, run_preprocess
+    from pipeline.tracking import configure
+
+    config = _load_run_config(run)
+    result = run_preprocess(config, ingested["table_path"], ingested["report_path"], ingested["data_digest"])
+    configure(config)
+    client = mlflow.MlflowClient()
+    for name in (TEXT_SPEC_FILE, SUMMARY_FILE):
+        client.log_artifact(run["parent_run_id"], str(Path(result.features_dir) / name), "features")
+    client.log_metric(run["parent_run_id"], "vocab_size", result.vocab_size)
+    client.log_metric(run["parent_run_id"], "max_len", result.max_len)
+    client.log_metric(run["parent_run_id"], "tokenize_seconds", result.tokenize_seconds)
+    return {**result.to_xcom(), "data_digest": ingested["data_digest"]}
+
+
+def train(run: dict, prepared: dict, arch: str) -> dict:
+    from pipeline.preprocess import PreprocessResult
+    from pipeline.train import run_train
+
+    config = _load_run_config(run)
+    result = run_train(config, _prepared(prepared), arch, run["parent_run_id"],
+                       _lineage(run, prepared["data_digest"]))
+    return result.to_xcom()
+
+
+def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
+    from pipeline.evaluate import run_evaluate
+    from pipeline.train import TrainResult
+
+    config = _load_run_config(run)
+    return run_evaluate(config, _prepared(prepared), TrainResult(**trained)).to_xcom()
+
+
+def register(run: dict, prepared: dict, evaluations: Iterable[dict]) -> dict:
+    """Register and promote the best model; write the run summary to the parent run."""
+    import mlflow
+
+    from pipeline.evaluate import EvalResult
+    from pipeline.registry import run_register
+    from pipeline.tracking import configure
+
+    config = _load_run_config(run)
+    evaluated = [EvalResult(**item) for item in evaluations]
+    result = run_register(config, _prepared(prepared), evaluated, _lineage(run, prepared["data_digest"]))
+    configure(config)
+    client = mlflow.MlflowClient()
+    summary = run_summary(client, run, prepared, evaluated, result.to_xcom())
+    with mlflow.start_run(run_id=run["parent_run_id"]):
+        mlflow.log_dict(summary, "summary.json")
+        mlflow.set_tags({"rnnflow.registered_version": result.version, "rnnflow.alias": result.alias,
+                         "rnnflow.best_arch": result.arch})
+    return result.to_xcom()
+
+
+def run_summary(client, run: dict, prepared: dict, evaluated: list, registered: dict) -> dict:
+    models = {}
+    for item in evaluated:
+        metrics = client.get_run(item.run_id).data.metrics
+        models[item.arch] = {**{f"test_{k}": round(v, 4) for k, v in item.metrics.items()},
+                             "train_seconds": round(metrics.get("train_seconds", float("nan")), 1),
+                             "epochs_run": int(metrics.get("epochs_run", 0)), "run_id": item.run_id}
+    return {"dag_id": run["dag_id"], "dag_run_id": run["dag_run_id"], "rows": prepared["rows"],
+            "vocab_size": prepared["vocab_size"], "max_len": prepared["max_len"],
+            "tokenize_seconds": prepared["tokenize_seconds"], "models": models,
+            "registered": {key: registered[key] for key in ("model_name", "version", "alias", "reason", "arch")},
+            "parent_run_id": run["parent_run_id"]}
+
+
+def _prepared(prepared: dict):
+    from pipeline.preprocess import PreprocessResult
+
+    return PreprocessResult(**{k: v for k, v in prepared.items() if k != "data_digest"})
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,104 @@
+"""Train stage: one architecture on the prepared features, tracked in its own MLflow child run."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import PipelineConfig
+from pipeline.lineage import Lineage
+from pipeline.preprocess import FEATURES_FILE, PreprocessResult
+from pipeline.tracking import child_run, configure, log_params_once
+
+log = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "keras/model.keras"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    arch: str
+    model_uri: str
+    train_seconds: float
+    epochs_run: int
+    param_count: int
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+
+def make_datasets(features: dict, batch_size: int, seed: int):
+    import tensorflow as tf
+
+    def dataset(split: str, shuffle: bool):
+        x, y = features[f"x_{split}"], features[f"y_{split}"]
+        data = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle:
+            data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    has_valid = len(features["x_valid"]) > 0
+    return dataset("train", True), (dataset("valid", False) if has_valid else None)
+
+
+def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, parent_run_id: str,
+              lineage: Lineage) -> TrainResult:
+    client = configure(config)
+    run_id, finished = child_run(client, config, parent_run_id, arch, lineage)
+    if finished:
+        log.info("%s already trained in MLflow run %s; reusing it", arch, run_id)
+        metrics = client.get_run(run_id).data.metrics
+        return TrainResult(run_id, arch, f"runs:/{run_id}/{MODEL_ARTIFACT}", metrics["train_seconds"],
+                           int(metrics["epochs_run"]), int(metrics["param_count"]))
+
+    import keras
+    import mlflow
+
+    from models.classifiers import loss_for
+    from models.registry import build_model
+
+    keras.utils.set_random_seed(config.train.seed)
+    with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
+        features = {name: arrays[name] for name in arrays.files}
+    train_data, valid_data = make_datasets(features, config.train.batch_size, config.train.seed)
+    model = build_model(arch, config.model, prepared.vocab_size, prepared.num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                  loss=loss_for(prepared.num_classes), metrics=["accuracy"])
+    monitor = "val_loss" if valid_data is not None else "loss"
+    run_dir = config.data_dir() / "runs" / lineage.dag_id / _safe(lineage.dag_run_id) / arch
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=config.train.early_stopping_patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(run_dir / "checkpoints" / "best.keras", monitor=monitor,
+                                        save_best_only=True),
+        # A retried task resumes from its last finished epoch instead of starting over.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        mlflow.keras.MlflowCallback(),
+    ]
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    with mlflow.start_run(run_id=run_id):
+        log_params_once(client, run_id, {**config.flat_params(), "arch": arch,
+                                         "vocab_size": prepared.vocab_size, "max_len": prepared.max_len})
+        start = time.perf_counter()
+        history = model.fit(train_data, validation_data=valid_data, epochs=config.train.epochs,
+                            callbacks=callbacks, verbose=2)
+        train_seconds = time.perf_counter() - start
+        epochs_run = len(history.epoch)
+        param_count = int(model.count_params())
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(MODEL_ARTIFACT).name
+            model.save(path)
+            mlflow.log_artifact(str(path), artifact_path=str(Path(MODEL_ARTIFACT).parent))
+        mlflow.log_metrics({"train_seconds": train_seconds, "epochs_run": epochs_run, "param_count": param_count})
+    return TrainResult(run_id, arch, f"runs:/{run_id}/{MODEL_ARTIFACT}", round(train_seconds, 2), epochs_run,
+                       param_count)
+
+
+def _safe(run_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
