@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - create the environment if needed, then run the NSMC pipeline end to end
+#   make test   - create the environment if needed, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.rnnflow-synced
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test env mlflow-ui airflow-ui bench clean
+
+# uv itself comes from PyPI into a private venv, pinned, so nothing is installed by hand.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --all-extras --python $(PYTHON)
+	touch $@
+
+env: $(SYNCED)
+
+demo: env
+	$(VENV)/bin/rnnflow demo
+
+test: env
+	$(VENV)/bin/pytest
+
+bench: env
+	$(VENV)/bin/python benchmarks/tokenize_throughput.py
+
+mlflow-ui: env
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.mlflow/mlflow.db --port 5000
+
+airflow-ui: env
+	eval "$$($(VENV)/bin/rnnflow env)" && $(VENV)/bin/airflow standalone
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .airflow .mlflow data/processed data/runs data/sample data/raw

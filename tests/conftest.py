@@ -1,0 +1,66 @@
+"""Test-wide setup: Airflow and MLflow point at throwaway stores before either is imported."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
+
+# Airflow reads its config at import time, so this runs at conftest import, before any test.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="rnnflow-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_DIR / 'mlflow.db'}"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch) -> str:
+    """A fresh MLflow tracking + registry store for one test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+@pytest.fixture
+def sample_corpus(tmp_path) -> Path:
+    from pipeline.corpora.sample import write_sample_corpus
+
+    return write_sample_corpus(tmp_path / "nsmc", train_rows=60, test_rows=30, seed=3)
+
+
+def write_nsmc(path: Path, rows: list[str], header: str = "id\tdocument\tlabel") -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_config(tmp_path, sample_corpus):
+    """The NSMC config on the generated corpus, a throwaway data root, fast settings."""
+    from pipeline.config import load_config
+
+    return load_config("nsmc", {
+        "data_root": str(tmp_path / "data"), "corpus.source": str(sample_corpus),
+        "text.tokenizer": "mecab", "text.workers": 1, "train.epochs": 2, "train.batch_size": 16,
+        "model.units": 8, "model.embedding_dim": 8, "tracking.experiment": "tests",
+    })
+
+
+def needs_shared_corpora(name: str):
+    return pytest.mark.skipif(not (SHARED_CORPORA / name).is_dir(), reason=f"../shared/corpora/{name} absent")

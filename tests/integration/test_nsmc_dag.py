@@ -1,0 +1,87 @@
+"""The NSMC DAG end to end with dag.test(): real Airflow, real Keras, real MLflow registry."""
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def airflow_db(session_dir):
+    subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"], check=True,
+                   env=os.environ.copy(), capture_output=True, timeout=600)
+
+
+def _load_dag():
+    from pipeline.cli import load_dag
+
+    return load_dag("nsmc_sentiment")
+
+
+def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_store, sample_corpus, tmp_path):
+    overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}", "text.workers=1",
+                 "train.epochs=2", "train.batch_size=16", "model.units=8", "model.embedding_dim=8",
+                 "tracking.experiment=dag-test"]
+    dag_run = _load_dag().test(run_conf={"overrides": overrides})
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
+
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions("name = 'nsmc-sentiment'")
+    assert [str(v.version) for v in versions] == ["1"]
+    tags = versions[0].tags
+    assert tags["rnnflow.dag_id"] == "nsmc_sentiment"
+    assert tags["rnnflow.dag_run_id"] == dag_run.run_id
+    assert len(tags["rnnflow.data_digest"]) == 16
+    assert len(tags["rnnflow.config_hash"]) == 16
+    assert tags["rnnflow.git_commit"]
+    assert tags["rnnflow.arch"] == "lstm"
+    assert 0.0 <= float(tags["rnnflow.test_accuracy"]) <= 1.0
+    assert str(client.get_model_version_by_alias("nsmc-sentiment", "champion").version) == "1"
+
+    child = client.get_run(tags["rnnflow.run_id"])
+    assert {"test_accuracy", "test_f1", "train_seconds"} <= set(child.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
+    assert "evaluation/confusion_matrix.png" in artifacts
+    parent_id = child.data.tags["mlflow.parentRunId"]
+    summary = mlflow.artifacts.load_dict(f"runs:/{parent_id}/summary.json")
+    assert summary["registered"]["version"] == "1" and summary["rows"]["test"] == 30
+
+    # Rerunning every task for the same DAG run reuses runs, caches and the version.
+    from pipeline import tasks
+
+    run = tasks.start_run("nsmc", {"overrides": overrides}, "nsmc_sentiment", dag_run.run_id)
+    assert run["parent_run_id"] == parent_id
+    prepared = tasks.preprocess(run, tasks.ingest(run))
+    trained = tasks.train(run, prepared, "lstm")
+    assert trained["run_id"] == child.info.run_id
+    registered = tasks.register(run, prepared, [tasks.evaluate(run, prepared, trained)])
+    assert registered["version"] == "1" and registered["alias"] == "champion"
+    assert len(client.search_model_versions("name = 'nsmc-sentiment'")) == 1
+
+    # A fresh process loads the champion from the registry and labels raw Korean text.
+    code = ("import json, sys, mlflow.pyfunc; m = mlflow.pyfunc.load_model('models:/nsmc-sentiment@champion'); "
+            "print(json.dumps(m.predict(['정말 재밌어요 최고', '너무 지루했다 최악']).to_dict('records'), ensure_ascii=False))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [set(row) for row in rows] == [{"label", "label_id", "probability"}] * 2
+    assert all(row["label"] in {"negative", "positive"} and 0.5 <= row["probability"] <= 1 for row in rows)
+
+
+def test_cli_offline_says_how_to_pass_source(tmp_path):
+    result = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "run", "nsmc", "--set", f"data_root={tmp_path}",
+         "--set", "corpus.urls={ratings_train.txt: 'http://127.0.0.1:9/a', ratings_test.txt: 'http://127.0.0.1:9/b'}",
+         "--set", "corpus.download_timeout_seconds=5"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "--source PATH" in result.stderr
+    assert not (tmp_path / "processed").exists()

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from models.registry import available_builders, build_model
+from pipeline.config import ModelConfig
+
+CONFIG = ModelConfig(embedding_dim=8, units=4, dropout_rate=0.1)
+BATCH = np.array([[3, 4, 5, 0, 0], [6, 7, 0, 0, 0]], dtype=np.int32)
+
+
+@pytest.mark.parametrize("name", available_builders())
+@pytest.mark.parametrize("num_classes, width", [(2, 1), (5, 5)])
+def test_every_builder_compiles_and_gives_the_right_shape(name, num_classes, width):
+    from models.classifiers import loss_for
+
+    model = build_model(name, CONFIG, vocab_size=10, num_classes=num_classes)
+    model.compile(optimizer="adam", loss=loss_for(num_classes))
+    outputs = np.asarray(model(BATCH))
+    assert outputs.shape == (2, width)
+    if num_classes > 2:
+        np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", available_builders())
+def test_padding_does_not_change_the_output(name):
+    model = build_model(name, CONFIG, vocab_size=10)
+    short = np.asarray(model(np.array([[3, 4, 5]], dtype=np.int32), training=False))
+    padded = np.asarray(model(np.array([[3, 4, 5, 0, 0, 0]], dtype=np.int32), training=False))
+    np.testing.assert_allclose(short, padded, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_builder_is_named():
+    with pytest.raises(KeyError, match="'gpt'"):
+        build_model("gpt", CONFIG, vocab_size=10)
+
+
+def test_class_probabilities_expands_sigmoid_output():
+    from models.classifiers import class_probabilities
+
+    np.testing.assert_allclose(class_probabilities([[0.8], [0.1]]), [[0.2, 0.8], [0.9, 0.1]])
+    np.testing.assert_allclose(class_probabilities([[0.2, 0.8]]), [[0.2, 0.8]])
+
+
+def test_one_class_is_rejected():
+    with pytest.raises(ValueError, match="num_classes=1"):
+        build_model("lstm", CONFIG, vocab_size=10, num_classes=1)

@@ -1,0 +1,33 @@
+from pipeline.config import TextConfig
+from pipeline.text.parallel import cached_tokenize, token_cache_key, tokenize_texts
+from pipeline.text.processor import TextProcessor
+
+TEXTS = ["정말 재밌는 영화였어요!!", "최악... 시간 낭비", "배우 연기가 좋다 ㅋㅋㅋㅋ"] * 7
+
+
+def test_parallel_equals_serial_in_order():
+    serial = tokenize_texts(TEXTS, TextConfig(workers=1, chunk_size=4), progress=False)
+    parallel = tokenize_texts(TEXTS, TextConfig(workers=2, chunk_size=4), progress=False)
+    assert parallel == serial
+    assert serial[0] == " ".join(TextProcessor.from_config(TextConfig()).tokens(TEXTS[0]))
+
+
+def test_konlpy_in_spawned_workers():
+    config = TextConfig(tokenizer="okt", workers=2, chunk_size=5)
+    assert tokenize_texts(TEXTS, config, progress=False) == tokenize_texts(
+        TEXTS, config.model_copy(update={"workers": 1}), progress=False)
+
+
+def test_cache_hit_and_key_depends_on_text_config(tmp_path):
+    config = TextConfig(workers=1)
+    tokens, hit = cached_tokenize(TEXTS, config, "digest", tmp_path, progress=False)
+    assert not hit
+    again, hit = cached_tokenize(TEXTS, config, "digest", tmp_path, progress=False)
+    assert hit and again == tokens
+    assert token_cache_key("digest", config) != token_cache_key("digest", TextConfig(keep="hangul"))
+    assert token_cache_key("digest", config) != token_cache_key("other", config)
+
+
+def test_stopwords_are_removed():
+    processor = TextProcessor.from_config(TextConfig(stopwords=["영화"]))
+    assert "영화" not in processor.tokens("정말 재밌는 영화")
