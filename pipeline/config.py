@@ -35,7 +35,9 @@ class CorpusConfig(_Frozen):
     sha256: dict[str, str] = Field(default_factory=dict)
     # Fraction of the train file held out as the validation split (seeded, recorded).
     valid_fraction: float = Field(0.1, ge=0.0, lt=0.5)
-    drop_duplicates: bool = True
+    # Repeated documents are dropped from the train file (they overweight a few reviews); the
+    # test file is the published benchmark and is kept whole (its repeats are only counted).
+    drop_train_duplicates: bool = True
     max_rows_per_split: int | None = Field(None, gt=0)
     download_timeout_seconds: float = Field(30.0, gt=0)
 

@@ -53,7 +53,7 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
     probabilities = class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))
     inference_seconds = time.perf_counter() - start
 
-    scores = metric_fns.classification_metrics(y_test, probabilities)
+    scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
     scores["inference_sentences_per_second"] = len(x_test) / inference_seconds
     matrix = metric_fns.confusion(y_test, probabilities)
     texts = pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows]

@@ -20,7 +20,7 @@ from pipeline.io import atomic_dir, digest_strings, read_json, sha256_file, writ
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = "1"
+INGEST_VERSION = "2"
 TABLE_FILE = "table.parquet"
 REPORT_FILE = "report.json"
 
@@ -32,6 +32,7 @@ class IngestResult:
     table_path: str
     report_path: str
     data_digest: str
+    test_digest: str
     rows: dict[str, int]
 
     def to_xcom(self) -> dict:
@@ -71,19 +72,22 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
             raise nsmc.CorpusFormatError(f"{path}: file not found")
     file_digests = {split: sha256_file(path) for split, path in files.items()}
     data_digest = digest_strings(*(f"{split}={file_digests[split]}" for split in sorted(file_digests)))
-    settings = config.corpus.model_dump(include={"valid_fraction", "drop_duplicates", "max_rows_per_split"})
+    settings = config.corpus.model_dump(include={"valid_fraction", "drop_train_duplicates", "max_rows_per_split"})
     key = digest_strings(data_digest, repr(sorted(settings.items())), str(config.train.seed), INGEST_VERSION)
     out_dir = config.data_dir() / "processed" / "ingest" / key
     if (out_dir / TABLE_FILE).is_file():
         log.info("ingest cache hit: %s", out_dir)
         report = read_json(out_dir / REPORT_FILE)
-        return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, report["rows"])
+        return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest,
+                            report["test_digest"], report["rows"])
 
     frames, file_reports = [], {}
     for split, path in files.items():
         frame, stats = nsmc.parse_file(path)
-        if config.corpus.drop_duplicates:
+        if split == "train" and config.corpus.drop_train_duplicates:
             frame = nsmc.drop_duplicates(frame, stats)
+        else:
+            nsmc.count_duplicates(frame, stats)
         if config.corpus.max_rows_per_split:
             frame = frame.iloc[: config.corpus.max_rows_per_split]
         if frame.empty:
@@ -98,7 +102,8 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
         table.to_parquet(tmp / TABLE_FILE, index=False)
         write_json(tmp / REPORT_FILE, report)
     log.info("ingested %s rows into %s", report["rows"], out_dir)
-    return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, report["rows"])
+    return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest,
+                        report["test_digest"], report["rows"])
 
 
 def assign_validation_split(table: pd.DataFrame, valid_fraction: float, seed: int) -> pd.DataFrame:
@@ -109,6 +114,11 @@ def assign_validation_split(table: pd.DataFrame, valid_fraction: float, seed: in
     chosen = np.random.default_rng(seed).permutation(train_index)[:n_valid]
     table.loc[chosen, "split"] = "valid"
     return table
+
+
+def split_digest(split: pd.DataFrame) -> str:
+    """Identity of a split's content: two models are comparable only on the same test digest."""
+    return digest_strings(*(f"{text}\t{label}" for text, label in zip(split["text"], split["label"])))
 
 
 def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str,
@@ -125,11 +135,13 @@ def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str,
                       "p95": float(split_lengths.quantile(0.95)),
                       "max": int(split_lengths.max())},
         }
+    test = table[table["split"] == "test"]
     train_texts = set(table.loc[table["split"] == "train", "text"])
-    overlap = int(table.loc[table["split"] == "test", "text"].isin(train_texts).sum())
+    overlap = int(test["text"].isin(train_texts).sum())
     return {
         "data_digest": data_digest,
         "label_names": label_names,
+        "test_digest": split_digest(test),
         "rows": {split: stats["rows"] for split, stats in per_split.items()},
         "splits": per_split,
         "files": file_reports,

@@ -28,6 +28,7 @@ class Lineage:
     dag_run_id: str
     config_hash: str
     data_digest: str = ""
+    test_digest: str = ""
     git_commit: str = ""
 
     def tags(self) -> dict[str, str]:

@@ -9,10 +9,8 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 
-def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
     """accuracy, precision/recall/f1 (of class 1 when binary, macro otherwise) and macro_f1."""
-    num_classes = probabilities.shape[1]
-    y_pred = probabilities.argmax(axis=1)
     average = "binary" if num_classes == 2 else "macro"
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
     _, _, macro_f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)

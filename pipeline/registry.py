@@ -11,7 +11,9 @@ import importlib.metadata
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -86,7 +88,8 @@ def run_register(config: PipelineConfig, prepared: PreprocessResult, evaluations
         alias, reason = version.tags[DECISION_TAG], version.tags[REASON_TAG]
     else:
         alias, reason = promote(client, name, version.version, best.metrics[metric], metric,
-                                config.registry.min_improvement)
+                                config.registry.min_improvement, lineage.test_digest,
+                                rescore=partial(score_on_test_split, prepared=prepared, metric=metric))
     return RegisterResult(name, str(version.version), alias, reason, best.arch, best.run_id, best.metrics)
 
 
@@ -136,26 +139,54 @@ def _pinned_requirements() -> list[str]:
     return pins
 
 
-def champion_score(client: MlflowClient, name: str, metric: str) -> tuple[str | None, float | None]:
+def score_on_test_split(model_uri: str, prepared: PreprocessResult, metric: str) -> float:
+    """Score a registered raw-text model on this run's test split, through its own pyfunc."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.io import read_json
+    from pipeline.metrics import classification_metrics
+    from pipeline.preprocess import FEATURES_FILE
+
+    spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
+    with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
+        y_test, rows = arrays["y_test"], arrays["row_test"]
+    texts = pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows].tolist()
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(texts)
+    return classification_metrics(y_test, predictions["label_id"].to_numpy(), prepared.num_classes)[metric]
+
+
+def champion_score(client: MlflowClient, name: str, metric: str, test_digest: str,
+                   rescore: Callable[[str], float]) -> tuple[str | None, float | None, str]:
+    """(champion version, its score on this run's test split, how that score was obtained).
+
+    Scores are only comparable on the same test split: the champion's recorded metric is used
+    when its test digest matches; otherwise the champion is re-scored on this run's test split.
+    """
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        return None, None
+        return None, None, "no champion"
+    version = str(champion.version)
     recorded = champion.tags.get(metric_tag(metric))
-    if recorded is None and champion.run_id:
-        recorded = client.get_run(champion.run_id).data.metrics.get(f"test_{metric}")
-    return champion.version, (float(recorded) if recorded is not None else None)
+    if recorded is not None and test_digest and champion.tags.get("rnnflow.test_digest") == test_digest:
+        return version, float(recorded), "recorded on the same test split"
+    try:
+        return version, rescore(f"models:/{name}/{version}"), "re-scored on this run's test split"
+    except Exception as exc:  # a champion that cannot be loaded or scored must not block every future run
+        log.error("champion %s version %s could not be scored: %s", name, version, exc)
+        return version, None, f"champion could not be scored ({type(exc).__name__}: {exc})"
 
 
 def promote(client: MlflowClient, name: str, version: str, score: float, metric: str,
-            min_improvement: float) -> tuple[str, str]:
-    champion_version, champion_metric = champion_score(client, name, metric)
+            min_improvement: float, test_digest: str, rescore: Callable[[str], float]) -> tuple[str, str]:
+    champion_version, champion_metric, how = champion_score(client, name, metric, test_digest, rescore)
     if champion_version == str(version):
         alias, reason = CHAMPION, "already champion"
     else:
         alias, reason = decide_promotion(score, champion_metric, min_improvement, metric)
-        if champion_version is not None and alias == CHAMPION:
-            reason += f" (version {champion_version} was champion)"
+        if champion_version is not None:
+            reason += f" (champion version {champion_version}: {how})"
     client.set_registered_model_alias(name, alias, str(version))
     client.set_model_version_tag(name, str(version), DECISION_TAG, alias)
     client.set_model_version_tag(name, str(version), REASON_TAG, reason)

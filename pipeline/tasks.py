@@ -43,8 +43,10 @@ def _load_run_config(run: dict) -> PipelineConfig:
     return config
 
 
-def _lineage(run: dict, data_digest: str = "") -> Lineage:
-    return Lineage(run["dag_id"], run["dag_run_id"], run["config_hash"], data_digest, run["git_commit"])
+def _lineage(run: dict, prepared: dict | None = None) -> Lineage:
+    prepared = prepared or {}
+    return Lineage(run["dag_id"], run["dag_run_id"], run["config_hash"], prepared.get("data_digest", ""),
+                   prepared.get("test_digest", ""), run["git_commit"])
 
 
 def start_run(pipeline_name: str, params: dict | None, dag_id: str, dag_run_id: str) -> dict:
@@ -103,7 +105,7 @@ def preprocess(run: dict, ingested: dict) -> dict:
     client.log_metric(run["parent_run_id"], "vocab_size", result.vocab_size)
     client.log_metric(run["parent_run_id"], "max_len", result.max_len)
     client.log_metric(run["parent_run_id"], "tokenize_seconds", result.tokenize_seconds)
-    return {**result.to_xcom(), "data_digest": ingested["data_digest"]}
+    return {**result.to_xcom(), "data_digest": ingested["data_digest"], "test_digest": ingested["test_digest"]}
 
 
 def train(run: dict, prepared: dict, arch: str) -> dict:
@@ -111,8 +113,7 @@ def train(run: dict, prepared: dict, arch: str) -> dict:
     from pipeline.train import run_train
 
     config = _load_run_config(run)
-    result = run_train(config, _prepared(prepared), arch, run["parent_run_id"],
-                       _lineage(run, prepared["data_digest"]))
+    result = run_train(config, _prepared(prepared), arch, run["parent_run_id"], _lineage(run, prepared))
     return result.to_xcom()
 
 
@@ -134,7 +135,7 @@ def register(run: dict, prepared: dict, evaluations: Iterable[dict]) -> dict:
 
     config = _load_run_config(run)
     evaluated = [EvalResult(**item) for item in evaluations]
-    result = run_register(config, _prepared(prepared), evaluated, _lineage(run, prepared["data_digest"]))
+    result = run_register(config, _prepared(prepared), evaluated, _lineage(run, prepared))
     configure(config)
     client = mlflow.MlflowClient()
     summary = run_summary(client, run, prepared, evaluated, result.to_xcom())
@@ -162,7 +163,7 @@ def run_summary(client, run: dict, prepared: dict, evaluated: list, registered: 
 def _prepared(prepared: dict):
     from pipeline.preprocess import PreprocessResult
 
-    return PreprocessResult(**{k: v for k, v in prepared.items() if k != "data_digest"})
+    return PreprocessResult(**{k: v for k, v in prepared.items() if k not in ("data_digest", "test_digest")})
 
 
 def dumps(data: Any) -> str:

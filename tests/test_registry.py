@@ -18,11 +18,16 @@ class Constant(mlflow.pyfunc.PythonModel):
         return model_input
 
 
-def _version(client, name: str, accuracy: float) -> str:
+def _version(client, name: str, accuracy: float, test_digest: str = "same-split") -> str:
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant())
-    version = mlflow.register_model(info.model_uri, name, tags={"rnnflow.test_accuracy": str(accuracy)})
-    return version.version
+    version = mlflow.register_model(info.model_uri, name, tags={"rnnflow.test_accuracy": str(accuracy),
+                                                                "rnnflow.test_digest": test_digest})
+    return str(version.version)
+
+
+def _no_rescore(model_uri):
+    raise AssertionError(f"{model_uri} should not be re-scored: same test split")
 
 
 @pytest.mark.slow
@@ -30,14 +35,45 @@ def test_champion_then_challenger_then_new_champion(mlflow_store):
     client = mlflow.MlflowClient()
     name = "promotion-test"
     v1 = _version(client, name, 0.85)
-    assert promote(client, name, v1, 0.85, "accuracy", 0.0)[0] == CHAMPION
+    assert promote(client, name, v1, 0.85, "accuracy", 0.0, "same-split", _no_rescore)[0] == CHAMPION
     v2 = _version(client, name, 0.84)
-    alias, reason = promote(client, name, v2, 0.84, "accuracy", 0.0)
+    alias, reason = promote(client, name, v2, 0.84, "accuracy", 0.0, "same-split", _no_rescore)
     assert alias == CHALLENGER and "does not beat" in reason
-    assert client.get_model_version_by_alias(name, CHAMPION).version == v1
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == v1
     v3 = _version(client, name, 0.90)
-    alias, reason = promote(client, name, v3, 0.90, "accuracy", 0.0)
-    assert alias == CHAMPION and f"version {v1} was champion" in reason
-    assert client.get_model_version_by_alias(name, CHAMPION).version == v3
+    alias, reason = promote(client, name, v3, 0.90, "accuracy", 0.0, "same-split", _no_rescore)
+    assert alias == CHAMPION and f"champion version {v1}: recorded on the same test split" in reason
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == v3
     assert client.get_model_version(name, v2).tags[DECISION_TAG] == CHALLENGER
-    assert client.get_registered_model(name).aliases == {CHAMPION: v3, CHALLENGER: v2}
+    aliases = client.get_registered_model(name).aliases
+    assert {alias: str(version) for alias, version in aliases.items()} == {CHAMPION: v3, CHALLENGER: v2}
+
+
+@pytest.mark.slow
+def test_champion_from_another_test_split_is_rescored_on_this_one(mlflow_store):
+    """A champion's 0.95 on another corpus's test split says nothing about this one."""
+    client = mlflow.MlflowClient()
+    name = "rescore-test"
+    v1 = _version(client, name, 0.95, test_digest="sample-corpus")
+    promote(client, name, v1, 0.95, "accuracy", 0.0, "sample-corpus", _no_rescore)
+    v2 = _version(client, name, 0.86, test_digest="real-corpus")
+    rescored = []
+    alias, reason = promote(client, name, v2, 0.86, "accuracy", 0.0, "real-corpus",
+                            lambda uri: rescored.append(uri) or 0.55)
+    assert rescored == [f"models:/{name}/{v1}"]
+    assert alias == CHAMPION and "re-scored on this run's test split" in reason and "0.5500" in reason
+
+
+@pytest.mark.slow
+def test_unscorable_champion_does_not_block_promotion(mlflow_store):
+    client = mlflow.MlflowClient()
+    name = "broken-champion"
+    v1 = _version(client, name, 0.9, test_digest="a")
+    promote(client, name, v1, 0.9, "accuracy", 0.0, "a", _no_rescore)
+    v2 = _version(client, name, 0.8, test_digest="b")
+
+    def broken(uri):
+        raise RuntimeError("cannot load")
+
+    alias, reason = promote(client, name, v2, 0.8, "accuracy", 0.0, "b", broken)
+    assert alias == CHAMPION and "could not be scored (RuntimeError: cannot load)" in reason

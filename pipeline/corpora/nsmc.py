@@ -105,3 +105,10 @@ def drop_duplicates(frame: pd.DataFrame, stats: ParseStats) -> pd.DataFrame:
     repeated_text = frame["text"].duplicated()
     stats.dropped["duplicate_document"] += int(repeated_text.sum())
     return frame[~repeated_text]
+
+
+def count_duplicates(frame: pd.DataFrame, stats: ParseStats) -> None:
+    """Count repeated ids and documents without dropping them."""
+    for reason, column in (("duplicate_id_kept", "id"), ("duplicate_document_kept", "text")):
+        if count := int(frame[column].duplicated().sum()):
+            stats.repaired[reason] += count
