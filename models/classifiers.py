@@ -8,6 +8,7 @@ right-padded mask, so on a GPU Keras runs them on cuDNN.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from pipeline.config import ModelConfig
@@ -42,10 +43,8 @@ def build_lstm(config: ModelConfig, vocab_size: int, num_classes: int = 2) -> ke
     return keras.Model(token_ids, outputs, name="lstm")
 
 
-def class_probabilities(outputs) -> "np.ndarray":
+def class_probabilities(outputs) -> np.ndarray:
     """Model outputs -> (batch, num_classes) probabilities, for one-unit sigmoid heads too."""
-    import numpy as np
-
     outputs = np.asarray(outputs, dtype=np.float64)
     if outputs.ndim == 2 and outputs.shape[1] == 1:
         return np.hstack([1.0 - outputs, outputs])

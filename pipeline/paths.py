@@ -15,6 +15,12 @@ def resolve(path: str | Path) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+def run_dir(data_dir: Path, dag_id: str, dag_run_id: str) -> Path:
+    """A DAG run's own folder (resolved config, checkpoints, training backups)."""
+    safe_run_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in dag_run_id)
+    return data_dir / "runs" / dag_id / safe_run_id
+
+
 def local_mlflow_dir() -> Path:
     return PROJECT_ROOT / ".mlflow"
 

@@ -7,14 +7,14 @@ stage's one public function. No data frames, arrays or models cross XCom.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 from pipeline.config import PipelineConfig, config_from_yaml_text, load_config, parse_override
-from pipeline.io import atomic_path, read_json
+from pipeline.io import atomic_path
 from pipeline.lineage import Lineage, git_commit
+from pipeline.paths import run_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,9 @@ def start_run(pipeline_name: str, params: dict | None, dag_id: str, dag_run_id: 
     import mlflow
 
     from pipeline.tracking import configure, log_params_once, parent_run
-    from pipeline.train import _safe
 
     config = load_config(pipeline_name, overrides_from_params(params))
-    run_dir = config.data_dir() / "runs" / dag_id / _safe(dag_run_id)
-    config_path = run_dir / "config.yaml"
+    config_path = run_dir(config.data_dir(), dag_id, dag_run_id) / "config.yaml"
     with atomic_path(config_path) as tmp:
         tmp.write_text(config.to_yaml(), encoding="utf-8")
     lineage = Lineage(dag_id, dag_run_id, config.config_hash(), git_commit=git_commit())
@@ -109,7 +107,6 @@ def preprocess(run: dict, ingested: dict) -> dict:
 
 
 def train(run: dict, prepared: dict, arch: str) -> dict:
-    from pipeline.preprocess import PreprocessResult
     from pipeline.train import run_train
 
     config = _load_run_config(run)
@@ -125,7 +122,7 @@ def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     return run_evaluate(config, _prepared(prepared), TrainResult(**trained)).to_xcom()
 
 
-def register(run: dict, prepared: dict, evaluations: Iterable[dict]) -> dict:
+def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     """Register and promote the best model; write the run summary to the parent run."""
     import mlflow
 
@@ -134,7 +131,8 @@ def register(run: dict, prepared: dict, evaluations: Iterable[dict]) -> dict:
     from pipeline.tracking import configure
 
     config = _load_run_config(run)
-    evaluated = [EvalResult(**item) for item in evaluations]
+    # Indexing (not iterating) Airflow's lazy XCom sequence avoids a request past its end.
+    evaluated = [EvalResult(**evaluations[i]) for i in range(len(evaluations))]
     result = run_register(config, _prepared(prepared), evaluated, _lineage(run, prepared))
     configure(config)
     client = mlflow.MlflowClient()
@@ -164,7 +162,3 @@ def _prepared(prepared: dict):
     from pipeline.preprocess import PreprocessResult
 
     return PreprocessResult(**{k: v for k, v in prepared.items() if k not in ("data_digest", "test_digest")})
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)

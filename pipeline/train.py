@@ -12,6 +12,7 @@ import numpy as np
 
 from pipeline.config import PipelineConfig
 from pipeline.lineage import Lineage
+from pipeline.paths import run_dir
 from pipeline.preprocess import FEATURES_FILE, PreprocessResult
 from pipeline.tracking import child_run, configure, log_params_once
 
@@ -71,17 +72,17 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
                   loss=loss_for(prepared.num_classes), metrics=["accuracy"])
     monitor = "val_loss" if valid_data is not None else "loss"
-    run_dir = config.data_dir() / "runs" / lineage.dag_id / _safe(lineage.dag_run_id) / arch
+    arch_dir = run_dir(config.data_dir(), lineage.dag_id, lineage.dag_run_id) / arch
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=config.train.early_stopping_patience,
                                       restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(run_dir / "checkpoints" / "best.keras", monitor=monitor,
+        keras.callbacks.ModelCheckpoint(arch_dir / "checkpoints" / "best.keras", monitor=monitor,
                                         save_best_only=True),
         # A retried task resumes from its last finished epoch instead of starting over.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.BackupAndRestore(str(arch_dir / "backup")),
         mlflow.keras.MlflowCallback(),
     ]
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (arch_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     with mlflow.start_run(run_id=run_id):
         log_params_once(client, run_id, {**config.flat_params(), "arch": arch,
                                          "vocab_size": prepared.vocab_size, "max_len": prepared.max_len})
@@ -98,7 +99,3 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
         mlflow.log_metrics({"train_seconds": train_seconds, "epochs_run": epochs_run, "param_count": param_count})
     return TrainResult(run_id, arch, f"runs:/{run_id}/{MODEL_ARTIFACT}", round(train_seconds, 2), epochs_run,
                        param_count)
-
-
-def _safe(run_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
