@@ -17,6 +17,12 @@ from airflow.sdk import Param, dag, task
 PIPELINE = "nsmc"
 
 
+def _mark_run_failed(context) -> None:
+    from pipeline import tasks
+
+    tasks.mark_run_failed(context)
+
+
 @dag(
     dag_id="nsmc_sentiment",
     schedule="@weekly",
@@ -25,7 +31,8 @@ PIPELINE = "nsmc"
     max_active_runs=1,
     tags=["rnnflow", "nsmc", "sentiment", "korean"],
     doc_md=__doc__,
-    default_args={"owner": "rnnflow", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "rnnflow", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "on_failure_callback": _mark_run_failed},
     params={
         "source": Param(None, type=["null", "string"], description="Local folder with ratings_train.txt/ratings_test.txt; empty downloads NSMC."),
         "tokenizer": Param(None, type=["null", "string"], enum=[None, "mecab", "okt", "komoran", "kkma", "hannanum", "whitespace"]),

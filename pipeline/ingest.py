@@ -31,8 +31,9 @@ class IngestResult:
 
     table_path: str
     report_path: str
-    data_digest: str
-    test_digest: str
+    data_digest: str    # the input files' content
+    table_digest: str   # the canonical table's identity: input digest + ingestion settings + code version
+    test_digest: str    # the test split's content
     rows: dict[str, int]
 
     def to_xcom(self) -> dict:
@@ -78,7 +79,7 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
     if (out_dir / TABLE_FILE).is_file():
         log.info("ingest cache hit: %s", out_dir)
         report = read_json(out_dir / REPORT_FILE)
-        return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest,
+        return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, key,
                             report["test_digest"], report["rows"])
 
     frames, file_reports = [], {}
@@ -102,7 +103,7 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
         table.to_parquet(tmp / TABLE_FILE, index=False)
         write_json(tmp / REPORT_FILE, report)
     log.info("ingested %s rows into %s", report["rows"], out_dir)
-    return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest,
+    return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, key,
                         report["test_digest"], report["rows"])
 
 

@@ -42,9 +42,11 @@ class PreprocessResult:
         return asdict(self)
 
 
-def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, data_digest: str) -> PreprocessResult:
+def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, table_digest: str) -> PreprocessResult:
+    """``table_digest`` identifies the canonical table (not just the raw files): caches keyed on
+    it stay valid only while ingestion produced exactly this table."""
     text = config.text
-    tokens_key = token_cache_key(data_digest, text)
+    tokens_key = token_cache_key(table_digest, text)
     settings = text.model_dump(include={"min_freq", "max_vocab", "max_len", "max_len_percentile", "truncate_from"})
     out_dir = config.data_dir() / "processed" / "features" / digest_strings(tokens_key, repr(sorted(settings.items())))
     if (out_dir / SUMMARY_FILE).is_file():
@@ -55,7 +57,7 @@ def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, da
     table = pd.read_parquet(table_path)
     label_names = read_json(report_path)["label_names"]
     start = time.perf_counter()
-    tokens, cache_hit = cached_tokenize(table["text"].tolist(), text, data_digest,
+    tokens, cache_hit = cached_tokenize(table["text"].tolist(), text, table_digest,
                                         config.data_dir() / "processed" / "tokens")
     tokenize_seconds = time.perf_counter() - start
     token_lists = [joined.split() for joined in tokens]

@@ -7,11 +7,14 @@ stage's one public function. No data frames, arrays or models cross XCom.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.config import PipelineConfig, config_from_yaml_text, load_config, parse_override
+from pipeline.config import ConfigError, PipelineConfig, config_from_yaml_text, load_config, parse_override
+from pipeline.corpora.download import ChecksumMismatchError
+from pipeline.corpora.nsmc import CorpusFormatError
 from pipeline.io import atomic_path
 from pipeline.lineage import Lineage, git_commit
 from pipeline.paths import run_dir
@@ -21,6 +24,24 @@ log = logging.getLogger(__name__)
 # DAG params that map onto config fields; anything else goes through the `overrides` list.
 PARAM_FIELDS = {"source": "corpus.source", "tokenizer": "text.tokenizer", "epochs": "train.epochs",
                 "models": "train.models"}
+
+
+# Bad input does not get better on retry: such a task fails at once, with the error that names
+# the file, line or field, instead of waiting out its retries.
+BAD_INPUT_ERRORS = (ConfigError, CorpusFormatError, ChecksumMismatchError, FileNotFoundError)
+
+
+def no_retry_on_bad_input(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except BAD_INPUT_ERRORS as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapper
 
 
 def overrides_from_params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -49,6 +70,7 @@ def _lineage(run: dict, prepared: dict | None = None) -> Lineage:
                    prepared.get("test_digest", ""), run["git_commit"])
 
 
+@no_retry_on_bad_input
 def start_run(pipeline_name: str, params: dict | None, dag_id: str, dag_run_id: str) -> dict:
     """Resolve and freeze the run's config, open the parent MLflow run, log the config once."""
     import mlflow
@@ -71,6 +93,7 @@ def start_run(pipeline_name: str, params: dict | None, dag_id: str, dag_run_id: 
             "models": list(config.train.models)}
 
 
+@no_retry_on_bad_input
 def ingest(run: dict) -> dict:
     import mlflow
 
@@ -88,6 +111,7 @@ def ingest(run: dict) -> dict:
     return result.to_xcom()
 
 
+@no_retry_on_bad_input
 def preprocess(run: dict, ingested: dict) -> dict:
     import mlflow
 
@@ -95,7 +119,7 @@ def preprocess(run: dict, ingested: dict) -> dict:
     from pipeline.tracking import configure
 
     config = _load_run_config(run)
-    result = run_preprocess(config, ingested["table_path"], ingested["report_path"], ingested["data_digest"])
+    result = run_preprocess(config, ingested["table_path"], ingested["report_path"], ingested["table_digest"])
     configure(config)
     client = mlflow.MlflowClient()
     for name in (TEXT_SPEC_FILE, SUMMARY_FILE):
@@ -106,6 +130,7 @@ def preprocess(run: dict, ingested: dict) -> dict:
     return {**result.to_xcom(), "data_digest": ingested["data_digest"], "test_digest": ingested["test_digest"]}
 
 
+@no_retry_on_bad_input
 def train(run: dict, prepared: dict, arch: str) -> dict:
     from pipeline.train import run_train
 
@@ -114,6 +139,7 @@ def train(run: dict, prepared: dict, arch: str) -> dict:
     return result.to_xcom()
 
 
+@no_retry_on_bad_input
 def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     from pipeline.evaluate import run_evaluate
     from pipeline.train import TrainResult
@@ -122,6 +148,7 @@ def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     return run_evaluate(config, _prepared(prepared), TrainResult(**trained)).to_xcom()
 
 
+@no_retry_on_bad_input
 def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     """Register and promote the best model; write the run summary to the parent run."""
     import mlflow
@@ -142,6 +169,20 @@ def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
         mlflow.set_tags({"rnnflow.registered_version": result.version, "rnnflow.alias": result.alias,
                          "rnnflow.best_arch": result.arch})
     return result.to_xcom()
+
+
+def mark_run_failed(context) -> None:
+    """Task failure callback: the DAG run's parent MLflow run ends FAILED, naming task and error."""
+    from pipeline.tracking import configure
+
+    task_instance = context["ti"]
+    run = task_instance.xcom_pull(task_ids="start_run")
+    if not run:
+        return
+    client = configure(_load_run_config(run))
+    client.set_tag(run["parent_run_id"], "rnnflow.failed_task", task_instance.task_id)
+    client.set_tag(run["parent_run_id"], "rnnflow.error", str(context.get("exception"))[:4000])
+    client.set_terminated(run["parent_run_id"], status="FAILED")
 
 
 def run_summary(client, run: dict, prepared: dict, evaluated: list, registered: dict) -> dict:

@@ -62,19 +62,19 @@ def tokenize_texts(texts: Sequence[str], config: TextConfig, progress: bool = Tr
     return results
 
 
-def token_cache_key(data_digest: str, config: TextConfig) -> str:
-    """Data digest + everything that changes tokens: cleaning, tokenizer identity, code version."""
+def token_cache_key(table_digest: str, config: TextConfig) -> str:
+    """The table's digest + everything that changes tokens: cleaning, tokenizer identity, code version."""
     identity = TextProcessor.from_config(config).identity()
-    return digest_strings(data_digest, repr(sorted(identity.items())))
+    return digest_strings(table_digest, repr(sorted(identity.items())))
 
 
-def cached_tokenize(texts: Sequence[str], config: TextConfig, data_digest: str, cache_dir: Path,
+def cached_tokenize(texts: Sequence[str], config: TextConfig, table_digest: str, cache_dir: Path,
                     progress: bool = True) -> tuple[list[str], bool]:
     """Tokens for ``texts`` from ``cache_dir`` if this exact work was done before; else do it.
 
     Returns (tokens, cache_hit).
     """
-    path = Path(cache_dir) / f"{token_cache_key(data_digest, config)}.parquet"
+    path = Path(cache_dir) / f"{token_cache_key(table_digest, config)}.parquet"
     if path.is_file():
         tokens = pd.read_parquet(path)["tokens"].tolist()
         if len(tokens) == len(texts):

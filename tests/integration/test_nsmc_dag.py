@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import mlflow
 import pytest
@@ -74,6 +75,28 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     rows = json.loads(result.stdout.strip().splitlines()[-1])
     assert [set(row) for row in rows] == [{"label", "label_id", "probability"}] * 2
     assert all(row["label"] in {"negative", "positive"} and 0.5 <= row["probability"] <= 1 for row in rows)
+
+
+def test_bad_input_fails_the_run_at_once_and_registers_nothing(airflow_db, mlflow_store, tmp_path):
+    from tests.conftest import write_nsmc
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    write_nsmc(folder / "ratings_train.txt", ["1\t좋다\t1", "2\t별로\t3"])
+    write_nsmc(folder / "ratings_test.txt", ["3\t좋다\t1"])
+    started = time.monotonic()
+    dag_run = _load_dag().test(run_conf={"overrides": [f"data_root={tmp_path / 'data'}", f"corpus.source={folder}",
+                                                       "tracking.experiment=bad-input"]})
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "failed"
+    assert time.monotonic() - started < 100, "a bad-input failure must not wait out its retries"
+    client = mlflow.MlflowClient()
+    assert client.search_registered_models() == []
+    [parent] = client.search_runs([client.get_experiment_by_name("bad-input").experiment_id])
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["rnnflow.failed_task"] == "ingest"
+    assert "ratings_train.txt:3: label '3' is not 0 or 1" in parent.data.tags["rnnflow.error"]
+    assert not (tmp_path / "data" / "processed" / "ingest").exists() or \
+        list((tmp_path / "data" / "processed" / "ingest").iterdir()) == []
 
 
 def test_cli_offline_says_how_to_pass_source(tmp_path):
