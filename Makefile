@@ -36,7 +36,7 @@ mlflow-ui: env
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.mlflow/mlflow.db --port 5000
 
 airflow-ui: env
-	eval "$$($(VENV)/bin/rnnflow env)" && $(VENV)/bin/airflow standalone
+	eval "$$($(VENV)/bin/rnnflow env)" && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" airflow standalone
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .airflow .mlflow data/processed data/runs data/sample data/raw

@@ -31,8 +31,15 @@ def _airflow(env, *args, timeout=120) -> str:
 
 
 def _json_rows(output: str) -> list[dict]:
-    start = output.find("[")
-    return json.loads(output[start:]) if start >= 0 else []
+    """The JSON list in a CLI's output; Airflow may print warnings to stdout before it."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("["):
+            try:
+                return json.loads("\n".join(lines[index:]))
+            except json.JSONDecodeError:
+                continue
+    raise AssertionError(f"no JSON list in output:\n{output[-2000:]}")
 
 
 def _wait_for(predicate, timeout: float, what: str, log_path):
@@ -50,13 +57,19 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
     mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {
         **os.environ,
+        # standalone starts its components as `airflow ...` subprocesses found on PATH.
+        "PATH": f"{PROJECT_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        # Only the triggered run: unpausing would otherwise also start the latest weekly run,
+        # which downloads NSMC and would hold the DAG's single run slot (max_active_runs=1).
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "MLFLOW_TRACKING_URI": mlflow_uri,
     }
+    _airflow(env, "db", "migrate", timeout=600)
     log_path = tmp_path / "standalone.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen([AIRFLOW, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -68,8 +81,8 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
         conf = {"overrides": [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}",
                               "text.workers=1", "train.epochs=2", "train.batch_size=16", "model.units=8",
                               "model.embedding_dim=8", "tracking.experiment=scheduler-test"]}
-        triggered = _airflow(env, "dags", "trigger", "nsmc_sentiment", "--conf", json.dumps(conf), "-o", "json")
-        run_id = _json_rows(triggered)[0]["dag_run_id"]
+        run_id = "scheduler-test"
+        _airflow(env, "dags", "trigger", "nsmc_sentiment", "--conf", json.dumps(conf), "--run-id", run_id)
         _airflow(env, "dags", "unpause", "nsmc_sentiment")
 
         def finished():
