@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from pipeline.config import ModelConfig
 
 BUILDERS: dict[str, str] = {
-    "lstm": "models.classifiers:build_lstm",
+    name: f"models.classifiers:build_{name}"
+    for name in ("simple_rnn", "lstm", "gru", "bilstm", "stacked_bilstm", "cnn_lstm", "bilstm_attention")
 }
 
 

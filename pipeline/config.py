@@ -67,9 +67,20 @@ class TextConfig(_Frozen):
 
 
 class ModelConfig(_Frozen):
+    """Every builder's whole interface; each builder reads the fields it needs."""
+
     embedding_dim: int = Field(100, ge=1)
     units: int = Field(128, ge=1)
     dropout_rate: float = Field(0.3, ge=0.0, lt=1.0)
+    # Recurrent layers in the stacked builder.
+    depth: int = Field(2, ge=1)
+    # CNN-LSTM: Conv1D filters and kernel, then MaxPooling1D.
+    conv_filters: int = Field(64, ge=1)
+    kernel_size: int = Field(5, ge=1)
+    pool_size: int = Field(2, ge=1)
+    # Attention pooling: "bahdanau" (additive) or "dot" (Luong dot-product) scoring.
+    attention_score: Literal["bahdanau", "dot"] = "bahdanau"
+    attention_units: int = Field(64, ge=1)
 
 
 class TrainConfig(_Frozen):

@@ -44,3 +44,24 @@ def test_class_probabilities_expands_sigmoid_output():
 def test_one_class_is_rejected():
     with pytest.raises(ValueError, match="num_classes=1"):
         build_model("lstm", CONFIG, vocab_size=10, num_classes=1)
+
+
+@pytest.mark.parametrize("name", available_builders())
+def test_every_builder_round_trips_through_a_keras_file(name, tmp_path):
+    import keras
+
+    model = build_model(name, CONFIG, vocab_size=10, num_classes=3)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(model(BATCH)), np.asarray(restored(BATCH)), rtol=1e-6)
+
+
+def test_attention_inspector_exposes_weights_that_ignore_padding():
+    from models.classifiers import attention_inspector
+
+    model = build_model("bilstm_attention", CONFIG, vocab_size=10)
+    _, weights = attention_inspector(model)(BATCH)
+    weights = np.asarray(weights)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert (weights[0, 3:] == 0).all() and (weights[1, 2:] == 0).all()
