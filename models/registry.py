@@ -11,9 +11,12 @@ if TYPE_CHECKING:
 
     from pipeline.config import ModelConfig
 
+KERAS_BUILDERS = ("simple_rnn", "lstm", "gru", "bilstm", "stacked_bilstm", "cnn_lstm", "bilstm_attention")
+# scikit-learn pipelines over the same tokens; trained and served through the same stages.
+BASELINE_BUILDERS = ("tfidf_nb", "tfidf_logreg")
 BUILDERS: dict[str, str] = {
-    name: f"models.classifiers:build_{name}"
-    for name in ("simple_rnn", "lstm", "gru", "bilstm", "stacked_bilstm", "cnn_lstm", "bilstm_attention")
+    **{name: f"models.classifiers:build_{name}" for name in KERAS_BUILDERS},
+    **{name: f"models.baselines:build_{name}" for name in BASELINE_BUILDERS},
 }
 
 
@@ -21,9 +24,24 @@ def available_builders() -> list[str]:
     return sorted(BUILDERS)
 
 
-def build_model(name: str, config: "ModelConfig", vocab_size: int, num_classes: int = 2) -> "keras.Model":
+def is_baseline(name: str) -> bool:
+    return name in BASELINE_BUILDERS
+
+
+def _builder(name: str):
     if name not in BUILDERS:
         raise KeyError(f"model {name!r}: no builder registered; known: {available_builders()}")
     module_name, function_name = BUILDERS[name].split(":")
-    builder = getattr(importlib.import_module(module_name), function_name)
-    return builder(config, vocab_size, num_classes=num_classes)
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def build_model(name: str, config: "ModelConfig", vocab_size: int, num_classes: int = 2) -> "keras.Model":
+    if is_baseline(name):
+        raise KeyError(f"model {name!r} is a scikit-learn baseline: use build_baseline")
+    return _builder(name)(config, vocab_size, num_classes=num_classes)
+
+
+def build_baseline(name: str, config: "ModelConfig", num_classes: int = 2):
+    if not is_baseline(name):
+        raise KeyError(f"model {name!r} is not a baseline; baselines: {list(BASELINE_BUILDERS)}")
+    return _builder(name)(config, num_classes=num_classes)

@@ -81,6 +81,11 @@ class ModelConfig(_Frozen):
     # Attention pooling: "bahdanau" (additive) or "dot" (Luong dot-product) scoring.
     attention_score: Literal["bahdanau", "dot"] = "bahdanau"
     attention_units: int = Field(64, ge=1)
+    # TF-IDF baselines: word n-grams up to this length, kept when in at least min_df train texts.
+    baseline_max_ngram: int = Field(2, ge=1)
+    baseline_min_df: int = Field(2, ge=1)
+    nb_alpha: float = Field(1.0, gt=0)
+    logreg_c: float = Field(1.0, gt=0)
 
 
 class TrainConfig(_Frozen):

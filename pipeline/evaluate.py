@@ -26,6 +26,7 @@ TEST_PREFIX = "test_"
 class EvalResult:
     run_id: str
     arch: str
+    flavor: str
     model_uri: str
     metrics: dict[str, float]
 
@@ -38,19 +39,16 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
     logged = client.get_run(trained.run_id).data.metrics
     if f"{TEST_PREFIX}accuracy" in logged:
         log.info("%s already evaluated in run %s", trained.arch, trained.run_id)
-        return EvalResult(trained.run_id, trained.arch, trained.model_uri, _test_metrics(logged))
+        return EvalResult(trained.run_id, trained.arch, trained.flavor, trained.model_uri, _test_metrics(logged))
 
-    import keras
     import mlflow
-
-    from models.classifiers import class_probabilities
 
     spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
         x_test, y_test, rows = arrays["x_test"], arrays["y_test"], arrays["row_test"]
-    model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
+    predict = load_predictor(trained, prepared)
     start = time.perf_counter()
-    probabilities = class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))
+    probabilities = predict(x_test)
     inference_seconds = time.perf_counter() - start
 
     scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
@@ -66,7 +64,26 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
         mlflow.log_table(metric_fns.misclassified_table(texts, y_test, probabilities, label_names),
                          "evaluation/misclassified.json")
     log.info("%s test metrics: %s", trained.arch, scores)
-    return EvalResult(trained.run_id, trained.arch, trained.model_uri, scores)
+    return EvalResult(trained.run_id, trained.arch, trained.flavor, trained.model_uri, scores)
+
+
+def load_predictor(trained: TrainResult, prepared: PreprocessResult):
+    """A function from the test id matrix to (rows, classes) probabilities, for either flavor."""
+    if trained.flavor == "sklearn":
+        import mlflow.sklearn
+
+        from pipeline.preprocess import split_tokens
+
+        baseline = mlflow.sklearn.load_model(trained.model_uri)
+        test_tokens = split_tokens(prepared.features_dir, "test")
+        return lambda x_test: baseline.predict_proba(test_tokens)
+    import keras
+    import mlflow
+
+    from models.classifiers import class_probabilities
+
+    model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
+    return lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))
 
 
 def _test_metrics(logged: dict[str, float]) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,8 @@ FEATURES_FILE = "features.npz"
 VOCAB_FILE = "vocab.json"
 TEXT_SPEC_FILE = "text_spec.json"
 SUMMARY_FILE = "summary.json"
+TOKENS_FILE = "tokens.parquet"  # space-joined tokens per row and split, for the bag-of-words baselines
+PREPROCESS_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, ta
     text = config.text
     tokens_key = token_cache_key(table_digest, text)
     settings = text.model_dump(include={"min_freq", "max_vocab", "max_len", "max_len_percentile", "truncate_from"})
-    out_dir = config.data_dir() / "processed" / "features" / digest_strings(tokens_key, repr(sorted(settings.items())))
+    key = digest_strings(tokens_key, repr(sorted(settings.items())), PREPROCESS_VERSION)
+    out_dir = config.data_dir() / "processed" / "features" / key
     if (out_dir / SUMMARY_FILE).is_file():
         log.info("features cache hit: %s", out_dir)
         return PreprocessResult(**{**read_json(out_dir / SUMMARY_FILE), "token_cache_hit": True,
@@ -89,8 +93,15 @@ def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, ta
     }
     with atomic_dir(out_dir) as tmp:
         np.savez(tmp / FEATURES_FILE, **arrays)
+        pd.DataFrame({"split": table["split"], "tokens": tokens}).to_parquet(tmp / TOKENS_FILE, index=False)
         write_json(tmp / VOCAB_FILE, vocab.to_dict())
         write_json(tmp / TEXT_SPEC_FILE, text_spec)
         write_json(tmp / SUMMARY_FILE, {**asdict(result), "features_dir": str(out_dir)})
     log.info("features: %s rows, vocab %d, max_len %d -> %s", rows, len(vocab), max_len, out_dir)
     return result
+
+
+def split_tokens(features_dir: str | Path, split: str) -> list[str]:
+    """Space-joined tokens of one split, in the same row order as its id arrays."""
+    frame = pd.read_parquet(Path(features_dir) / TOKENS_FILE)
+    return frame.loc[frame["split"] == split, "tokens"].tolist()

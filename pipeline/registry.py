@@ -111,12 +111,12 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: Preprocess
 
     example = pd.DataFrame({TEXT_COLUMN: ["정말 재밌게 봤어요 최고의 영화", "시간 낭비였다 너무 지루함"]})
     with tempfile.TemporaryDirectory() as tmp:
-        keras_path = mlflow.artifacts.download_artifacts(best.model_uri, dst_path=tmp)
+        model_path = mlflow.artifacts.download_artifacts(best.model_uri, dst_path=tmp)
         with mlflow.start_run(run_id=best.run_id):
             info = mlflow.pyfunc.log_model(
                 name=PYFUNC_NAME,
                 python_model=RawTextClassifier(),
-                artifacts={"keras_model": keras_path, "text_spec": str(features_dir / TEXT_SPEC_FILE),
+                artifacts={f"{best.flavor}_model": model_path, "text_spec": str(features_dir / TEXT_SPEC_FILE),
                            "vocab": str(features_dir / VOCAB_FILE)},
                 code_paths=[str(PROJECT_ROOT / "pipeline"), str(PROJECT_ROOT / "models")],
                 signature=signature,

@@ -43,8 +43,6 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
     """Raw strings -> DataFrame(label, label_id, probability)."""
 
     def load_context(self, context) -> None:
-        import keras
-
         from pipeline.config import TextConfig
         from pipeline.io import read_json
         from pipeline.text.processor import TextProcessor
@@ -61,7 +59,16 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
         self.max_len = int(spec["max_len"])
         self.truncate_from = spec["text_config"]["truncate_from"]
         self.label_names = list(spec["label_names"])
-        self.model = keras.saving.load_model(context.artifacts["keras_model"])
+        if "keras_model" in context.artifacts:
+            import keras
+
+            self.keras_model = keras.saving.load_model(context.artifacts["keras_model"])
+            self.baseline = None
+        else:
+            import mlflow.sklearn
+
+            self.baseline = mlflow.sklearn.load_model(context.artifacts["sklearn_model"])
+            self.keras_model = None
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from models.classifiers import class_probabilities
@@ -71,9 +78,12 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
         if not texts:
             return pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
                                  "probability": pd.Series(dtype=np.float64)})
-        ids = pad_ids([self.vocab.encode(self.processor.tokens(text)) for text in texts], self.max_len,
-                      self.truncate_from)
-        probabilities = class_probabilities(self.model.predict(ids, batch_size=256, verbose=0))
+        token_lists = [self.processor.tokens(text) for text in texts]
+        if self.baseline is not None:
+            probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in token_lists])
+        else:
+            ids = pad_ids([self.vocab.encode(tokens) for tokens in token_lists], self.max_len, self.truncate_from)
+            probabilities = class_probabilities(self.keras_model.predict(ids, batch_size=256, verbose=0))
         label_ids = probabilities.argmax(axis=1)
         return pd.DataFrame({
             "label": [self.label_names[i] for i in label_ids],

@@ -18,13 +18,14 @@ from pipeline.tracking import child_run, configure, log_params_once
 
 log = logging.getLogger(__name__)
 
-MODEL_ARTIFACT = "keras/model.keras"
+MODEL_ARTIFACTS = {"keras": "keras/model.keras", "sklearn": "sklearn_model"}
 
 
 @dataclass(frozen=True)
 class TrainResult:
     run_id: str
     arch: str
+    flavor: str  # "keras" or "sklearn": how evaluation and serving load the model
     model_uri: str
     train_seconds: float
     epochs_run: int
@@ -50,14 +51,32 @@ def make_datasets(features: dict, batch_size: int, seed: int):
 
 def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, parent_run_id: str,
               lineage: Lineage) -> TrainResult:
+    import mlflow
+
+    from models.registry import is_baseline
+
     client = configure(config)
+    flavor = "sklearn" if is_baseline(arch) else "keras"
+    model_uri_of = lambda run_id: f"runs:/{run_id}/{MODEL_ARTIFACTS[flavor]}"  # noqa: E731
     run_id, finished = child_run(client, config, parent_run_id, arch, lineage)
     if finished:
         log.info("%s already trained in MLflow run %s; reusing it", arch, run_id)
         metrics = client.get_run(run_id).data.metrics
-        return TrainResult(run_id, arch, f"runs:/{run_id}/{MODEL_ARTIFACT}", metrics["train_seconds"],
+        return TrainResult(run_id, arch, flavor, model_uri_of(run_id), metrics["train_seconds"],
                            int(metrics["epochs_run"]), int(metrics["param_count"]))
+    fit = fit_baseline if flavor == "sklearn" else fit_keras
+    with mlflow.start_run(run_id=run_id):
+        log_params_once(client, run_id, {**config.flat_params(), "arch": arch, "flavor": flavor,
+                                         "vocab_size": prepared.vocab_size, "max_len": prepared.max_len})
+        train_seconds, epochs_run, param_count = fit(config, prepared, arch, lineage)
+        mlflow.log_metrics({"train_seconds": train_seconds, "epochs_run": epochs_run, "param_count": param_count})
+    return TrainResult(run_id, arch, flavor, model_uri_of(run_id), round(train_seconds, 2), epochs_run,
+                       param_count)
 
+
+def fit_keras(config: PipelineConfig, prepared: PreprocessResult, arch: str,
+              lineage: Lineage) -> tuple[float, int, int]:
+    """Fit inside the active MLflow run; log the model as ``keras/model.keras``."""
     import keras
     import mlflow
 
@@ -73,6 +92,7 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
                   loss=loss_for(prepared.num_classes), metrics=["accuracy"])
     monitor = "val_loss" if valid_data is not None else "loss"
     arch_dir = run_dir(config.data_dir(), lineage.dag_id, lineage.dag_run_id) / arch
+    (arch_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=config.train.early_stopping_patience,
                                       restore_best_weights=True),
@@ -82,20 +102,36 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
         keras.callbacks.BackupAndRestore(str(arch_dir / "backup")),
         mlflow.keras.MlflowCallback(),
     ]
-    (arch_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    with mlflow.start_run(run_id=run_id):
-        log_params_once(client, run_id, {**config.flat_params(), "arch": arch,
-                                         "vocab_size": prepared.vocab_size, "max_len": prepared.max_len})
-        start = time.perf_counter()
-        history = model.fit(train_data, validation_data=valid_data, epochs=config.train.epochs,
-                            callbacks=callbacks, verbose=2)
-        train_seconds = time.perf_counter() - start
-        epochs_run = len(history.epoch)
-        param_count = int(model.count_params())
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(MODEL_ARTIFACT).name
-            model.save(path)
-            mlflow.log_artifact(str(path), artifact_path=str(Path(MODEL_ARTIFACT).parent))
-        mlflow.log_metrics({"train_seconds": train_seconds, "epochs_run": epochs_run, "param_count": param_count})
-    return TrainResult(run_id, arch, f"runs:/{run_id}/{MODEL_ARTIFACT}", round(train_seconds, 2), epochs_run,
-                       param_count)
+    start = time.perf_counter()
+    history = model.fit(train_data, validation_data=valid_data, epochs=config.train.epochs,
+                        callbacks=callbacks, verbose=2)
+    train_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(MODEL_ARTIFACTS["keras"]).name
+        model.save(path)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(MODEL_ARTIFACTS["keras"]).parent))
+    return train_seconds, len(history.epoch), int(model.count_params())
+
+
+def fit_baseline(config: PipelineConfig, prepared: PreprocessResult, arch: str,
+                 lineage: Lineage) -> tuple[float, int, int]:
+    """Fit a scikit-learn baseline on the train split's tokens; log it in MLflow's sklearn flavor."""
+    import mlflow
+    import mlflow.sklearn
+
+    from models.registry import build_baseline
+    from pipeline.preprocess import split_tokens
+
+    with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
+        y_train = arrays["y_train"]
+    baseline = build_baseline(arch, config.model, prepared.num_classes)
+    start = time.perf_counter()
+    baseline.fit(split_tokens(prepared.features_dir, "train"), y_train)
+    train_seconds = time.perf_counter() - start
+    classifier = baseline.named_steps["classifier"]
+    weights = getattr(classifier, "coef_", None)
+    param_count = int(weights.size if weights is not None else classifier.feature_log_prob_.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.sklearn.save_model(baseline, Path(tmp) / "model", serialization_format="cloudpickle")
+        mlflow.log_artifacts(str(Path(tmp) / "model"), artifact_path=MODEL_ARTIFACTS["sklearn"])
+    return train_seconds, 1, param_count

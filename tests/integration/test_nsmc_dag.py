@@ -108,3 +108,22 @@ def test_cli_offline_says_how_to_pass_source(tmp_path):
     assert result.returncode == 2
     assert "--source PATH" in result.stderr
     assert not (tmp_path / "processed").exists()
+
+
+def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlflow_store, sample_corpus, tmp_path):
+    overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}", "text.workers=1",
+                 "train.epochs=1", "train.batch_size=16", "model.units=4", "model.embedding_dim=4",
+                 "model.baseline_min_df=1", "train.models=[gru, tfidf_nb, tfidf_logreg]",
+                 "tracking.experiment=zoo-test"]
+    dag_run = _load_dag().test(run_conf={"overrides": overrides})
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
+    client = mlflow.MlflowClient()
+    children = client.search_runs([client.get_experiment_by_name("zoo-test").experiment_id],
+                                  filter_string="tags.`rnnflow.kind` = 'child'")
+    assert {run.data.tags["rnnflow.arch"] for run in children} == {"gru", "tfidf_nb", "tfidf_logreg"}
+    assert all("test_accuracy" in run.data.metrics for run in children)
+    [version] = client.search_model_versions("name = 'nsmc-sentiment'")
+    best = max(children, key=lambda run: run.data.metrics["test_accuracy"])
+    assert version.tags["rnnflow.arch"] == best.data.tags["rnnflow.arch"]
+    predictions = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion").predict(["정말 최고의 영화", "최악이다"])
+    assert list(predictions.columns) == ["label", "label_id", "probability"] and len(predictions) == 2

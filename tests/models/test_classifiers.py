@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from models.registry import available_builders, build_model
+from models.registry import KERAS_BUILDERS, build_model
 from pipeline.config import ModelConfig
 
 CONFIG = ModelConfig(embedding_dim=8, units=4, dropout_rate=0.1)
 BATCH = np.array([[3, 4, 5, 0, 0], [6, 7, 0, 0, 0]], dtype=np.int32)
 
 
-@pytest.mark.parametrize("name", available_builders())
+@pytest.mark.parametrize("name", KERAS_BUILDERS)
 @pytest.mark.parametrize("num_classes, width", [(2, 1), (5, 5)])
 def test_every_builder_compiles_and_gives_the_right_shape(name, num_classes, width):
     from models.classifiers import loss_for
@@ -21,7 +21,7 @@ def test_every_builder_compiles_and_gives_the_right_shape(name, num_classes, wid
         np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", available_builders())
+@pytest.mark.parametrize("name", KERAS_BUILDERS)
 def test_padding_does_not_change_the_output(name):
     model = build_model(name, CONFIG, vocab_size=10)
     short = np.asarray(model(np.array([[3, 4, 5]], dtype=np.int32), training=False))
@@ -46,7 +46,7 @@ def test_one_class_is_rejected():
         build_model("lstm", CONFIG, vocab_size=10, num_classes=1)
 
 
-@pytest.mark.parametrize("name", available_builders())
+@pytest.mark.parametrize("name", KERAS_BUILDERS)
 def test_every_builder_round_trips_through_a_keras_file(name, tmp_path):
     import keras
 
