@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -45,15 +46,20 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    artifact_location = None
-    if client.tracking_uri == local_tracking_uri():
-        # A SQLite store would otherwise put artifacts under the current directory.
-        artifact_location = (local_mlflow_dir() / "artifacts").as_uri()
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(name, artifact_location=local_artifact_location(client.tracking_uri))
     except mlflow.exceptions.MlflowException:
         # Created concurrently by a sibling task.
         return client.get_experiment_by_name(name).experiment_id
+
+
+def local_artifact_location(uri: str) -> str | None:
+    """Artifacts beside a SQLite store's file; MLflow would otherwise put them in ./mlruns under
+    whatever the current directory is. Servers (http://...) decide their artifact location."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    return (Path(uri[len(prefix):]).parent / "artifacts").as_uri()
 
 
 def _find_run(client: MlflowClient, experiment: str, run_key: str) -> Run | None:

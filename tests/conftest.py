@@ -28,9 +28,13 @@ def session_dir() -> Path:
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch) -> str:
-    """A fresh MLflow tracking + registry store for one test."""
+    """A fresh MLflow tracking + registry store for one test.
+
+    The working directory moves too: MLflow's Default experiment keeps artifacts in ./mlruns.
+    """
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
     import mlflow
 
     mlflow.set_tracking_uri(uri)
@@ -64,3 +68,11 @@ def small_config(tmp_path, sample_corpus):
 
 def needs_shared_corpora(name: str):
     return pytest.mark.skipif(not (SHARED_CORPORA / name).is_dir(), reason=f"../shared/corpora/{name} absent")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_tree_stays_clean():
+    """Tests write only to temporary folders: MLflow's ./mlruns default once leaked into the checkout."""
+    yield
+    leaked = [name for name in ("mlruns", "mlartifacts") if (PROJECT_ROOT / name).exists()]
+    assert not leaked, f"tests wrote {leaked} into the project folder"
