@@ -164,7 +164,14 @@ def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     configure(config)
     client = mlflow.MlflowClient()
     summary = run_summary(client, run, prepared, evaluated, result.to_xcom())
+    from pipeline.compare import comparison_figure, comparison_frame
+
+    comparison = comparison_frame(summary["models"])
     with mlflow.start_run(run_id=run["parent_run_id"]):
+        mlflow.log_table(comparison, "comparison/table.json")
+        mlflow.log_text(comparison.to_csv(index=False), "comparison/table.csv")
+        mlflow.log_figure(comparison_figure(comparison, f"{run['dag_id']}: models on the same test split"),
+                          "comparison/chart.png")
         mlflow.log_dict(summary, "summary.json")
         mlflow.set_tags({"rnnflow.registered_version": result.version, "rnnflow.alias": result.alias,
                          "rnnflow.best_arch": result.arch})
@@ -191,7 +198,8 @@ def run_summary(client, run: dict, prepared: dict, evaluated: list, registered: 
         metrics = client.get_run(item.run_id).data.metrics
         models[item.arch] = {**{f"test_{k}": round(v, 4) for k, v in item.metrics.items()},
                              "train_seconds": round(metrics.get("train_seconds", float("nan")), 1),
-                             "epochs_run": int(metrics.get("epochs_run", 0)), "run_id": item.run_id}
+                             "epochs_run": int(metrics.get("epochs_run", 0)),
+                             "param_count": int(metrics.get("param_count", 0)), "run_id": item.run_id}
     return {"dag_id": run["dag_id"], "dag_run_id": run["dag_run_id"], "rows": prepared["rows"],
             "vocab_size": prepared["vocab_size"], "max_len": prepared["max_len"],
             "tokenize_seconds": prepared["tokenize_seconds"], "models": models,

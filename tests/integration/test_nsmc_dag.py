@@ -130,5 +130,10 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
     [version] = client.search_model_versions("name = 'nsmc-sentiment'")
     best = max(children, key=lambda run: run.data.metrics["test_accuracy"])
     assert version.tags["rnnflow.arch"] == best.data.tags["rnnflow.arch"]
+    parent_id = children[0].data.tags["mlflow.parentRunId"]
+    comparison = {a.path for a in client.list_artifacts(parent_id, "comparison")}
+    assert {"comparison/chart.png", "comparison/table.csv", "comparison/table.json"} <= comparison
+    table = mlflow.artifacts.load_text(f"runs:/{parent_id}/comparison/table.csv").splitlines()
+    assert len(table) == 4 and float(table[1].split(",")[1]) == round(best.data.metrics["test_accuracy"], 4)
     predictions = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion").predict(["정말 최고의 영화", "최악이다"])
     assert list(predictions.columns) == ["label", "label_id", "probability"] and len(predictions) == 2
