@@ -129,7 +129,8 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
     assert all("test_accuracy" in run.data.metrics for run in children)
     [version] = client.search_model_versions("name = 'nsmc-sentiment'")
     best = max(children, key=lambda run: run.data.metrics["test_accuracy"])
-    assert version.tags["rnnflow.arch"] == best.data.tags["rnnflow.arch"]
+    # Ties are possible on a tiny corpus: the registered model has the best score, whichever it is.
+    assert float(version.tags["rnnflow.test_accuracy"]) == pytest.approx(best.data.metrics["test_accuracy"])
     parent_id = children[0].data.tags["mlflow.parentRunId"]
     comparison = {a.path for a in client.list_artifacts(parent_id, "comparison")}
     assert {"comparison/chart.png", "comparison/table.csv", "comparison/table.json"} <= comparison
