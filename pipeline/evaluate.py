@@ -53,6 +53,8 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
 
     scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
     scores["inference_sentences_per_second"] = len(x_test) / inference_seconds
+    if probabilities.shape[1] > 3:
+        scores["top_3_accuracy"] = metric_fns.top_k_accuracy(y_test, probabilities, 3)
     matrix = metric_fns.confusion(y_test, probabilities)
     texts = pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows]
     label_names = spec["label_names"]
@@ -63,6 +65,8 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
         mlflow.log_dict({"labels": label_names, "matrix": matrix.tolist()}, "evaluation/confusion_matrix.json")
         mlflow.log_table(metric_fns.misclassified_table(texts, y_test, probabilities, label_names),
                          "evaluation/misclassified.json")
+        mlflow.log_table(metric_fns.per_class_report(y_test, probabilities.argmax(axis=1), label_names),
+                         "evaluation/per_class_report.json")
     log.info("%s test metrics: %s", trained.arch, scores)
     return EvalResult(trained.run_id, trained.arch, trained.flavor, trained.model_uri, scores)
 

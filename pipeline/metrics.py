@@ -18,6 +18,23 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
             "recall": float(recall), "f1": float(f1), "macro_f1": float(macro_f1)}
 
 
+def top_k_accuracy(y_true: np.ndarray, probabilities: np.ndarray, k: int) -> float:
+    """Share of rows whose true class is among the k most probable."""
+    if not 1 <= k <= probabilities.shape[1]:
+        raise ValueError(f"k={k}: must be between 1 and the number of classes ({probabilities.shape[1]})")
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return float((top == np.asarray(y_true)[:, None]).any(axis=1).mean())
+
+
+def per_class_report(y_true: np.ndarray, y_pred: np.ndarray, label_names: Sequence[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support of every class, in label order."""
+    labels = np.arange(len(label_names))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                                     zero_division=0)
+    return pd.DataFrame({"label": list(label_names), "precision": precision.round(4), "recall": recall.round(4),
+                         "f1": f1.round(4), "support": support})
+
+
 def confusion(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     labels = np.arange(probabilities.shape[1])
     return confusion_matrix(y_true, probabilities.argmax(axis=1), labels=labels)

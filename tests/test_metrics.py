@@ -1,6 +1,9 @@
 import numpy as np
 
-from pipeline.metrics import classification_metrics, confusion, misclassified_table
+import pytest
+
+from pipeline.metrics import (classification_metrics, confusion, misclassified_table, per_class_report,
+                              top_k_accuracy)
 
 
 def test_binary_metrics_and_confusion():
@@ -18,3 +21,20 @@ def test_misclassified_table_most_confident_first():
     table = misclassified_table(["a", "b", "c"], y_true, probabilities, ["neg", "pos"])
     assert table["text"].tolist() == ["b", "a"]
     assert table["predicted"].tolist() == ["pos", "neg"]
+
+
+def test_top_k_accuracy():
+    probabilities = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+    y_true = np.array([1, 2, 2])
+    assert top_k_accuracy(y_true, probabilities, 1) == pytest.approx(1 / 3)
+    assert top_k_accuracy(y_true, probabilities, 2) == pytest.approx(2 / 3)
+    assert top_k_accuracy(y_true, probabilities, 3) == 1.0
+    with pytest.raises(ValueError, match="k=4"):
+        top_k_accuracy(y_true, probabilities, 4)
+
+
+def test_per_class_report_lists_every_class_even_unseen():
+    report = per_class_report(np.array([0, 0, 1]), np.array([0, 1, 1]), ["a", "b", "c"])
+    assert report["label"].tolist() == ["a", "b", "c"]
+    assert report["support"].tolist() == [2, 1, 0]
+    assert report.loc[0, "precision"] == 1.0 and report.loc[1, "recall"] == 1.0

@@ -48,7 +48,8 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     child = client.get_run(tags["rnnflow.run_id"])
     assert {"test_accuracy", "test_f1", "train_seconds"} <= set(child.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "evaluation")}
-    assert "evaluation/confusion_matrix.png" in artifacts
+    assert {"evaluation/confusion_matrix.png", "evaluation/misclassified.json",
+            "evaluation/per_class_report.json"} <= artifacts
     parent_id = child.data.tags["mlflow.parentRunId"]
     summary = mlflow.artifacts.load_dict(f"runs:/{parent_id}/summary.json")
     assert summary["registered"]["version"] == "1" and summary["rows"]["test"] == 30
