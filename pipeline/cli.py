@@ -47,8 +47,10 @@ def configure_environment() -> dict[str, str]:
 
 
 def ensure_airflow_db() -> None:
-    """Create or upgrade the Airflow metadata DB (idempotent; fast when already current)."""
-    marker = airflow_home() / ".rnnflow-db-migrated"
+    """Create or upgrade the Airflow metadata DB, once per installed Airflow version."""
+    import importlib.metadata
+
+    marker = airflow_home() / f".rnnflow-db-migrated-{importlib.metadata.version('apache-airflow-core')}"
     if marker.exists():
         return
     airflow_home().mkdir(parents=True, exist_ok=True)
