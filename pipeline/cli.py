@@ -104,14 +104,15 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
 def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
     import mlflow
 
+    from pipeline.lineage import dag_run_key
     from pipeline.tracking import RUN_KEY_TAG
 
+    run_key = dag_run_key(dag_id, dag_run_id)
     client = mlflow.MlflowClient()
-    runs = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()],
-        filter_string=f"tags.`{RUN_KEY_TAG}` = '{dag_id}/{dag_run_id}'", max_results=1)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1)
     if not runs:
-        raise LookupError(f"no MLflow parent run for {dag_id}/{dag_run_id}")
+        raise LookupError(f"no MLflow parent run for {run_key}")
     return mlflow.artifacts.load_dict(f"runs:/{runs[0].info.run_id}/summary.json")
 
 

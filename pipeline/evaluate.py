@@ -8,12 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pipeline import metrics as metric_fns
 from pipeline.config import PipelineConfig
 from pipeline.io import read_json
-from pipeline.preprocess import FEATURES_FILE, TEXT_SPEC_FILE, PreprocessResult
+from pipeline.preprocess import FEATURES_FILE, TEXT_SPEC_FILE, PreprocessResult, split_texts
 from pipeline.tracking import configure
 from pipeline.train import TrainResult
 
@@ -45,7 +44,7 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
 
     spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
-        x_test, y_test, rows = arrays["x_test"], arrays["y_test"], arrays["row_test"]
+        x_test, y_test = arrays["x_test"], arrays["y_test"]
     predict = load_predictor(trained, prepared)
     start = time.perf_counter()
     probabilities = predict(x_test)
@@ -56,7 +55,7 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
     if probabilities.shape[1] > 3:
         scores["top_3_accuracy"] = metric_fns.top_k_accuracy(y_test, probabilities, 3)
     matrix = metric_fns.confusion(y_test, probabilities)
-    texts = pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows]
+    texts = split_texts(prepared.features_dir, "test")
     label_names = spec["label_names"]
     with mlflow.start_run(run_id=trained.run_id):
         mlflow.log_metrics({f"{TEST_PREFIX}{name}": value for name, value in scores.items()})

@@ -22,6 +22,10 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def dag_run_key(dag_id: str, dag_run_id: str) -> str:
+    return f"{dag_id}/{dag_run_id}"
+
+
 @dataclass(frozen=True)
 class Lineage:
     dag_id: str
@@ -30,6 +34,11 @@ class Lineage:
     data_digest: str = ""
     test_digest: str = ""
     git_commit: str = ""
+
+    @property
+    def run_key(self) -> str:
+        """The DAG run's key: how its MLflow parent run and registry version are found again."""
+        return dag_run_key(self.dag_id, self.dag_run_id)
 
     def tags(self) -> dict[str, str]:
         return {f"rnnflow.{key}": value for key, value in asdict(self).items() if value}

@@ -101,6 +101,14 @@ def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, ta
     return result
 
 
+def split_texts(features_dir: str | Path, split: str) -> list[str]:
+    """Raw texts of one split, in the same row order as its id arrays."""
+    spec = read_json(Path(features_dir) / TEXT_SPEC_FILE)
+    with np.load(Path(features_dir) / FEATURES_FILE) as arrays:
+        rows = arrays[f"row_{split}"]
+    return pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows].tolist()
+
+
 def split_tokens(features_dir: str | Path, split: str) -> list[str]:
     """Space-joined tokens of one split, in the same row order as its id arrays."""
     frame = pd.read_parquet(Path(features_dir) / TOKENS_FILE)

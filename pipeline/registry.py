@@ -77,7 +77,7 @@ def run_register(config: PipelineConfig, prepared: PreprocessResult, evaluations
     client = configure(config)
     name, metric = config.registry.model_name, config.registry.metric
     best = select_best(evaluations, metric)
-    run_key = f"{lineage.dag_id}/{lineage.dag_run_id}"
+    run_key = lineage.run_key
     existing = client.search_model_versions(f"name = '{name}' and tags.`{RUN_KEY_TAG}` = '{run_key}'")
     if existing:
         version = existing[0]
@@ -142,17 +142,13 @@ def _pinned_requirements() -> list[str]:
 def score_on_test_split(model_uri: str, prepared: PreprocessResult, metric: str) -> float:
     """Score a registered raw-text model on this run's test split, through its own pyfunc."""
     import numpy as np
-    import pandas as pd
 
-    from pipeline.io import read_json
     from pipeline.metrics import classification_metrics
-    from pipeline.preprocess import FEATURES_FILE
+    from pipeline.preprocess import FEATURES_FILE, split_texts
 
-    spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
-        y_test, rows = arrays["y_test"], arrays["row_test"]
-    texts = pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows].tolist()
-    predictions = mlflow.pyfunc.load_model(model_uri).predict(texts)
+        y_test = arrays["y_test"]
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(split_texts(prepared.features_dir, "test"))
     return classification_metrics(y_test, predictions["label_id"].to_numpy(), prepared.num_classes)[metric]
 
 

@@ -71,7 +71,7 @@ def _find_run(client: MlflowClient, experiment: str, run_key: str) -> Run | None
 def parent_run(client: MlflowClient, config: PipelineConfig, lineage: Lineage) -> tuple[str, bool]:
     """(run id, created) of the DAG run's parent MLflow run, creating it on first call."""
     experiment = experiment_id(client, config.tracking.experiment)
-    run_key = f"{lineage.dag_id}/{lineage.dag_run_id}"
+    run_key = lineage.run_key
     existing = _find_run(client, experiment, run_key)
     if existing is not None:
         return existing.info.run_id, False
@@ -88,7 +88,7 @@ def child_run(client: MlflowClient, config: PipelineConfig, parent_run_id: str, 
     interrupted one is marked FAILED and replaced by a fresh run.
     """
     experiment = experiment_id(client, config.tracking.experiment)
-    run_key = f"{lineage.dag_id}/{lineage.dag_run_id}/{arch}"
+    run_key = f"{lineage.run_key}/{arch}"
     existing = _find_run(client, experiment, run_key)
     if existing is not None and existing.info.status == "FINISHED":
         return existing.info.run_id, True
