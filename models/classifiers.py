@@ -14,6 +14,9 @@ from keras import layers, ops
 from models.attention import SequenceAttention
 from pipeline.config import ModelConfig
 
+# The attention layer's name in every attention model: inspection and serving find it by name.
+ATTENTION_LAYER = "attention"
+
 
 def classification_head(features: keras.KerasTensor, num_classes: int) -> keras.KerasTensor:
     """One sigmoid unit for two classes, softmax otherwise (the loss follows: see loss_for)."""
@@ -97,13 +100,19 @@ def build_bilstm_attention(config: ModelConfig, vocab_size: int, num_classes: in
     # sequence: (batch, time, 2 * units); the final states, joined, are the attention query.
     query = layers.Concatenate(name="final_state")([forward_h, backward_h])  # (batch, 2 * units)
     context, _ = SequenceAttention(config.attention_score, config.attention_units,
-                                   name="attention")([sequence, query])  # (batch, 2 * units)
+                                   name=ATTENTION_LAYER)([sequence, query])  # (batch, 2 * units)
     return _finish(token_ids, context, config, num_classes, "bilstm_attention")
+
+
+def has_attention(model: keras.Model) -> bool:
+    return any(layer.name == ATTENTION_LAYER for layer in model.layers)
 
 
 def attention_inspector(model: keras.Model) -> keras.Model:
     """The same layers, also returning the attention weights ``(batch, time)``."""
-    weights = model.get_layer("attention").output[1]
+    if not has_attention(model):
+        raise ValueError(f"model {model.name!r} has no {ATTENTION_LAYER!r} layer to inspect")
+    weights = model.get_layer(ATTENTION_LAYER).output[1]
     return keras.Model(model.inputs, [model.outputs[0], weights], name=f"{model.name}_inspector")
 
 

@@ -16,10 +16,9 @@ def comparison_frame(models: dict[str, dict]) -> pd.DataFrame:
 
 
 def comparison_figure(frame: pd.DataFrame, title: str):
-    import matplotlib
+    from pipeline.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     positions = np.arange(len(frame))

@@ -12,6 +12,7 @@ import numpy as np
 from pipeline import metrics as metric_fns
 from pipeline.config import PipelineConfig
 from pipeline.io import read_json
+from pipeline.plots import attention_heatmap
 from pipeline.preprocess import FEATURES_FILE, TEXT_SPEC_FILE, PreprocessResult, split_texts
 from pipeline.tracking import configure
 from pipeline.train import TrainResult
@@ -19,6 +20,9 @@ from pipeline.train import TrainResult
 log = logging.getLogger(__name__)
 
 TEST_PREFIX = "test_"
+# Attention heatmaps: how many test sentences, and the longest that still reads as one strip.
+ATTENTION_EXAMPLES = 8
+ATTENTION_MAX_TOKENS = 24
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
     spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
         x_test, y_test = arrays["x_test"], arrays["y_test"]
-    predict = load_predictor(trained, prepared)
+    predict, keras_model = load_predictor(trained, prepared)
     start = time.perf_counter()
     probabilities = predict(x_test)
     inference_seconds = time.perf_counter() - start
@@ -66,12 +70,47 @@ def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: Tr
                          "evaluation/misclassified.json")
         mlflow.log_table(metric_fns.per_class_report(y_test, probabilities.argmax(axis=1), label_names),
                          "evaluation/per_class_report.json")
+        if keras_model is not None and _has_attention(keras_model):
+            examples = attention_examples(keras_model, prepared, spec, y_test)
+            mlflow.log_dict(examples, "evaluation/attention_examples.json")
+            mlflow.log_figure(attention_heatmap(examples, f"{trained.arch}: attention over test sentences"),
+                              "evaluation/attention_heatmap.png")
     log.info("%s test metrics: %s", trained.arch, scores)
     return EvalResult(trained.run_id, trained.arch, trained.flavor, trained.model_uri, scores)
 
 
+def attention_examples(model, prepared: PreprocessResult, spec: dict, y_test: np.ndarray,
+                       count: int = ATTENTION_EXAMPLES) -> list[dict]:
+    """Attention over a fixed set of test sentences: evenly spaced over the test split among those
+    of readable length, so every model of a run (and every run on this split) shows the same ones."""
+    from models.classifiers import attention_inspector, class_probabilities
+    from pipeline.preprocess import VOCAB_FILE, split_tokens
+    from pipeline.serving import token_attention
+    from pipeline.text.vocab import Vocabulary
+
+    token_lists = [joined.split() for joined in split_tokens(prepared.features_dir, "test")]
+    readable = [row for row, tokens in enumerate(token_lists) if 4 <= len(tokens) <= ATTENTION_MAX_TOKENS]
+    candidates = readable or list(range(len(token_lists)))
+    rows = [candidates[i] for i in np.unique(np.linspace(0, len(candidates) - 1, count).round().astype(int))]
+    vocab = Vocabulary.from_dict(read_json(Path(prepared.features_dir) / VOCAB_FILE))
+    outputs, attention = token_attention(attention_inspector(model), vocab, [token_lists[r] for r in rows],
+                                         prepared.max_len, spec["text_config"]["truncate_from"])
+    probabilities = class_probabilities(outputs)
+    names = spec["label_names"]
+    examples = []
+    for row, pairs, probs in zip(rows, attention, probabilities):
+        predicted = int(probs.argmax())
+        examples.append({
+            "test_row": row, "tokens": [token for token, _ in pairs], "weights": [w for _, w in pairs],
+            "true": names[int(y_test[row])], "predicted": names[predicted],
+            "caption": f"test row {row}: true {names[int(y_test[row])]}, predicted {names[predicted]} "
+                       f"({probs[predicted]:.2f})",
+        })
+    return examples
+
+
 def load_predictor(trained: TrainResult, prepared: PreprocessResult):
-    """A function from the test id matrix to (rows, classes) probabilities, for either flavor."""
+    """(function from the test id matrix to (rows, classes) probabilities, the Keras model or None)."""
     if trained.flavor == "sklearn":
         import mlflow.sklearn
 
@@ -79,14 +118,20 @@ def load_predictor(trained: TrainResult, prepared: PreprocessResult):
 
         baseline = mlflow.sklearn.load_model(trained.model_uri)
         test_tokens = split_tokens(prepared.features_dir, "test")
-        return lambda x_test: baseline.predict_proba(test_tokens)
+        return (lambda x_test: baseline.predict_proba(test_tokens)), None
     import keras
     import mlflow
 
     from models.classifiers import class_probabilities
 
     model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
-    return lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))
+    return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model
+
+
+def _has_attention(model) -> bool:
+    from models.classifiers import has_attention
+
+    return has_attention(model)
 
 
 def _test_metrics(logged: dict[str, float]) -> dict[str, float]:

@@ -41,10 +41,9 @@ def confusion(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
 
 
 def confusion_matrix_figure(matrix: np.ndarray, label_names: Sequence[str], title: str):
-    import matplotlib
+    from pipeline.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     size = max(4.0, 0.5 * len(label_names) + 2)
     figure, axes = plt.subplots(figsize=(size, size))

@@ -95,21 +95,13 @@ def run_register(config: PipelineConfig, prepared: PreprocessResult, evaluations
 
 def _register(client: MlflowClient, config: PipelineConfig, prepared: PreprocessResult, best: EvalResult,
               lineage: Lineage, run_key: str):
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    from pipeline.serving import TEXT_COLUMN, RawTextClassifier
-
-    features_dir = Path(prepared.features_dir)
-    signature = ModelSignature(
-        # One unnamed string column: accepts a list of strings, a single string, or a DataFrame
-        # with one text column.
-        inputs=Schema([ColSpec("string")]),
-        outputs=Schema([ColSpec("string", "label"), ColSpec("long", "label_id"), ColSpec("double", "probability")]),
-    )
     import pandas as pd
 
-    example = pd.DataFrame({TEXT_COLUMN: ["정말 재밌게 봤어요 최고의 영화", "시간 낭비였다 너무 지루함"]})
+    from pipeline.preprocess import split_texts
+    from pipeline.serving import TEXT_COLUMN, RawTextClassifier, serving_signature
+
+    features_dir = Path(prepared.features_dir)
+    example = pd.DataFrame({TEXT_COLUMN: split_texts(features_dir, "test")[:2]})
     with tempfile.TemporaryDirectory() as tmp:
         model_path = mlflow.artifacts.download_artifacts(best.model_uri, dst_path=tmp)
         with mlflow.start_run(run_id=best.run_id):
@@ -119,7 +111,7 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: Preprocess
                 artifacts={f"{best.flavor}_model": model_path, "text_spec": str(features_dir / TEXT_SPEC_FILE),
                            "vocab": str(features_dir / VOCAB_FILE)},
                 code_paths=[str(PROJECT_ROOT / "pipeline"), str(PROJECT_ROOT / "models")],
-                signature=signature,
+                signature=serving_signature(),
                 input_example=example,
                 pip_requirements=_pinned_requirements(),
             )

@@ -39,6 +39,19 @@ def as_texts(model_input: Any) -> list[str]:
     return list(values)
 
 
+def serving_signature():
+    """One unnamed string column in (a list of strings, a string, or a one-column DataFrame);
+    label, label_id, probability out; ``return_attention`` adds an ``attention`` column."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        outputs=Schema([ColSpec("string", "label"), ColSpec("long", "label_id"), ColSpec("double", "probability")]),
+        params=ParamSchema([ParamSpec("return_attention", "boolean", False)]),
+    )
+
+
 class RawTextClassifier(mlflow.pyfunc.PythonModel):
     """Raw strings -> DataFrame(label, label_id, probability)."""
 
@@ -71,22 +84,70 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
             self.keras_model = None
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """``params={"return_attention": True}`` adds an ``attention`` column for attention models:
+        per text, the ``[token, weight]`` pairs the model saw (after truncation, padding left out)."""
         from models.classifiers import class_probabilities
-        from pipeline.text.vocab import pad_ids
 
         texts = as_texts(model_input)
+        return_attention = bool((params or {}).get("return_attention", False))
+        if return_attention and self.keras_model is None:
+            raise ValueError("return_attention: this model is a bag-of-words baseline, it has no attention")
         if not texts:
-            return pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
-                                 "probability": pd.Series(dtype=np.float64)})
+            empty = pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
+                                  "probability": pd.Series(dtype=np.float64)})
+            return empty.assign(attention=pd.Series(dtype=object)) if return_attention else empty
         token_lists = [self.processor.tokens(text) for text in texts]
+        attention = None
         if self.baseline is not None:
             probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in token_lists])
+        elif return_attention:
+            outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
+                                                 self.truncate_from)
+            probabilities = class_probabilities(outputs)
         else:
-            ids = pad_ids([self.vocab.encode(tokens) for tokens in token_lists], self.max_len, self.truncate_from)
+            ids = self.encode(token_lists)
             probabilities = class_probabilities(self.keras_model.predict(ids, batch_size=256, verbose=0))
         label_ids = probabilities.argmax(axis=1)
-        return pd.DataFrame({
+        result = pd.DataFrame({
             "label": [self.label_names[i] for i in label_ids],
             "label_id": label_ids.astype(np.int64),
             "probability": probabilities[np.arange(len(texts)), label_ids],
         })
+        if attention is not None:
+            result["attention"] = [[[token, round(float(weight), 6)] for token, weight in pairs]
+                                   for pairs in attention]
+        return result
+
+    def inspector(self):
+        """The Keras model with its attention weights as a second output (built once, on first use)."""
+        if getattr(self, "_inspector", None) is None:
+            from models.classifiers import attention_inspector
+
+            try:
+                self._inspector = attention_inspector(self.keras_model)
+            except ValueError as exc:
+                raise ValueError(f"return_attention: {exc}") from exc
+        return self._inspector
+
+    def encode(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        from pipeline.text.vocab import pad_ids
+
+        return pad_ids([self.vocab.encode(tokens) for tokens in token_lists], self.max_len, self.truncate_from)
+
+
+def token_attention(inspector, vocab, token_lists: Sequence[Sequence[str]], max_len: int,
+                    truncate_from: str) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+    """(model outputs, per text the (token, attention weight) pairs over the tokens it saw).
+
+    Tokens are the text's own (not ``<unk>``), cut the way ``pad_ids`` cuts them, so weight i
+    belongs to token i. ``inspector`` is ``models.classifiers.attention_inspector(model)``.
+    """
+    from pipeline.text.vocab import pad_ids, truncate
+
+    ids = pad_ids([vocab.encode(tokens) for tokens in token_lists], max_len, truncate_from)
+    outputs, weights = inspector.predict(ids, batch_size=256, verbose=0)  # weights: (batch, max_len)
+    pairs = []
+    for row, tokens in enumerate(token_lists):
+        seen = list(truncate(list(tokens), max_len, truncate_from))
+        pairs.append([(token, float(weights[row, position])) for position, token in enumerate(seen)])
+    return np.asarray(outputs), pairs

@@ -64,6 +64,13 @@ def length_at_percentile(lengths: Sequence[int], percentile: float) -> int:
     return max(1, int(np.ceil(np.percentile(np.asarray(lengths), percentile))))
 
 
+def truncate(items: Sequence, max_len: int, truncate_from: Literal["start", "end"] = "start") -> Sequence:
+    """The part of a too-long sequence that a model sees (tokens or ids alike)."""
+    if len(items) <= max_len:
+        return items
+    return items[-max_len:] if truncate_from == "start" else items[:max_len]
+
+
 def pad_ids(id_lists: Sequence[Sequence[int]], max_len: int,
             truncate_from: Literal["start", "end"] = "start") -> np.ndarray:
     """Right-padded (post) id matrix, so cuDNN-backed RNN kernels stay eligible on GPU.
@@ -73,7 +80,6 @@ def pad_ids(id_lists: Sequence[Sequence[int]], max_len: int,
     """
     out = np.full((len(id_lists), max_len), PAD_ID, dtype=np.int32)
     for row, ids in enumerate(id_lists):
-        if len(ids) > max_len:
-            ids = ids[-max_len:] if truncate_from == "start" else ids[:max_len]
+        ids = truncate(ids, max_len, truncate_from)
         out[row, : len(ids)] = ids
     return out

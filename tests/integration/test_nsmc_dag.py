@@ -119,15 +119,22 @@ def test_cli_offline_says_how_to_pass_source(tmp_path):
 def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlflow_store, sample_corpus, tmp_path):
     overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}", "text.workers=1",
                  "train.epochs=1", "train.batch_size=16", "model.units=4", "model.embedding_dim=4",
-                 "model.baseline_min_df=1", "train.models=[gru, tfidf_nb, tfidf_logreg]",
+                 "model.baseline_min_df=1", "train.models=[bilstm_attention, tfidf_nb, tfidf_logreg]",
                  "tracking.experiment=zoo-test"]
     dag_run = _load_dag().test(run_conf={"overrides": overrides})
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("zoo-test").experiment_id],
                                   filter_string="tags.`rnnflow.kind` = 'child'")
-    assert {run.data.tags["rnnflow.arch"] for run in children} == {"gru", "tfidf_nb", "tfidf_logreg"}
+    assert {run.data.tags["rnnflow.arch"] for run in children} == {"bilstm_attention", "tfidf_nb", "tfidf_logreg"}
     assert all("test_accuracy" in run.data.metrics for run in children)
+    [attention_run] = [run for run in children if run.data.tags["rnnflow.arch"] == "bilstm_attention"]
+    evaluation = {a.path for a in client.list_artifacts(attention_run.info.run_id, "evaluation")}
+    assert {"evaluation/attention_heatmap.png", "evaluation/attention_examples.json"} <= evaluation
+    examples = mlflow.artifacts.load_dict(f"runs:/{attention_run.info.run_id}/evaluation/attention_examples.json")
+    assert len(examples) == 8 and len({example["test_row"] for example in examples}) == 8
+    assert all(len(e["tokens"]) == len(e["weights"]) and sum(e["weights"]) == pytest.approx(1, abs=1e-3)
+               for e in examples)
     [version] = client.search_model_versions("name = 'nsmc-sentiment'")
     best = max(children, key=lambda run: run.data.metrics["test_accuracy"])
     # Ties are possible on a tiny corpus: the registered model has the best score, whichever it is.

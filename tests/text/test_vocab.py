@@ -49,3 +49,14 @@ def test_length_at_percentile():
     assert length_at_percentile([0, 0], 95) == 1
     with pytest.raises(ValueError):
         length_at_percentile([], 95)
+
+
+def test_truncate_keeps_the_part_pad_ids_keeps():
+    from pipeline.text.vocab import truncate
+
+    tokens = ["a", "b", "c", "d"]
+    assert truncate(tokens, 2, "start") == ["c", "d"]
+    assert truncate(tokens, 2, "end") == ["a", "b"]
+    assert truncate(tokens, 9, "start") == tokens
+    ids = pad_ids([[5, 6, 7, 8]], 2, "start")
+    assert ids.tolist() == [[7, 8]]

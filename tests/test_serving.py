@@ -1,0 +1,45 @@
+"""The raw-text pyfunc, saved and loaded through MLflow for real (no registry needed)."""
+
+import mlflow.pyfunc
+import numpy as np
+import pytest
+
+from pipeline.ingest import run_ingest
+from pipeline.preprocess import TEXT_SPEC_FILE, VOCAB_FILE, run_preprocess
+from pipeline.serving import RawTextClassifier, as_texts, serving_signature
+
+
+@pytest.fixture
+def attention_pyfunc(small_config, tmp_path):
+    from models.registry import build_model
+
+    ingested = run_ingest(small_config)
+    prepared = run_preprocess(small_config, ingested.table_path, ingested.report_path, ingested.table_digest)
+    model = build_model("bilstm_attention", small_config.model, prepared.vocab_size, prepared.num_classes)
+    model.save(tmp_path / "model.keras")
+    features = prepared.features_dir
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=RawTextClassifier(), signature=serving_signature(),
+                             artifacts={"keras_model": str(tmp_path / "model.keras"),
+                                        "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"})
+    return mlflow.pyfunc.load_model(str(tmp_path / "pyfunc")), prepared
+
+
+def test_attention_model_returns_weights_per_token_when_asked(attention_pyfunc):
+    model, prepared = attention_pyfunc
+    texts = ["이 영화 정말 재밌어요", "지루하고 최악이었다 " * 40]
+    plain = model.predict(texts)
+    assert list(plain.columns) == ["label", "label_id", "probability"]
+    inspected = model.predict(texts, params={"return_attention": True})
+    np.testing.assert_allclose(inspected["probability"], plain["probability"], rtol=1e-5)
+    first, long = inspected["attention"]
+    assert [token for token, _ in first][:2] == ["이", "영화"]
+    assert sum(weight for _, weight in first) == pytest.approx(1.0, abs=1e-4)
+    # A long text is cut to the model's length from the start: its weights cover the last tokens.
+    assert len(long) == prepared.max_len
+    assert sum(weight for _, weight in long) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_as_texts_names_the_bad_row():
+    assert as_texts("하나") == ["하나"]
+    with pytest.raises(ValueError, match="input row 1: expected a string"):
+        as_texts(["좋다", 3])
