@@ -23,7 +23,7 @@ from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri
 log = logging.getLogger("rnnflow")
 
 # Pipeline name (a config under pipeline/configs) -> the DAG that runs it.
-PIPELINE_DAGS = {"nsmc": "nsmc_sentiment"}
+PIPELINE_DAGS = {"nsmc": "nsmc_sentiment", "reuters": "reuters_topics"}
 SAMPLE_SENTENCES = ["이 영화 정말 재밌어요 배우들 연기도 최고", "완전 지루하고 돈 아까운 영화였다",
                     "스토리가 감동적이라 눈물이 났어요", "최악의 결말 다시는 안 본다"]
 
@@ -74,9 +74,11 @@ def load_dag(dag_id: str):
 def check_corpus_reachable(pipeline: str, overrides: list[str]) -> None:
     """Fail before Airflow starts if the corpus can be neither found nor downloaded."""
     from pipeline.config import load_config
+    from pipeline.corpora.readers import corpus_reader
     from pipeline.ingest import resolve_source_files
 
-    resolve_source_files(load_config(pipeline, overrides))
+    config = load_config(pipeline, overrides)
+    resolve_source_files(config, corpus_reader(config.corpus.name))
 
 
 def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dict:
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from pipeline.config import ConfigError
-    from pipeline.corpora.download import CorpusUnavailableError
+    from pipeline.corpora.errors import CorpusUnavailableError
 
     try:
         if args.command == "env":
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_demo(overrides: list[str]) -> dict:
     """NSMC end to end; offline, on the generated sample corpus, said loudly."""
-    from pipeline.corpora.download import CorpusUnavailableError
+    from pipeline.corpora.errors import CorpusUnavailableError
     from pipeline.corpora.sample import write_sample_corpus
 
     configure_environment()

@@ -28,11 +28,17 @@ class _Frozen(BaseModel):
 
 
 class CorpusConfig(_Frozen):
-    name: Literal["nsmc"] = "nsmc"
+    # The reader (pipeline/corpora/readers.py): NSMC TSV files, the Reuters-21578 SGML
+    # distribution (a local folder), or Keras' reuters.npz + reuters_word_index.json.
+    name: Literal["nsmc", "reuters_sgml", "reuters_npz"] = "nsmc"
+    # Reuters-21578 SGML: the single-topic subset to build ("r8" or "r52").
+    subset: Literal["r8", "r52"] | None = None
     # A local folder holding the corpus files; None downloads from `urls` into the data root.
     source: str | None = None
     urls: dict[str, str] = Field(default_factory=dict)
     sha256: dict[str, str] = Field(default_factory=dict)
+    # Only for files whose publisher records no sha256 (Keras' reuters_word_index.json).
+    md5: dict[str, str] = Field(default_factory=dict)
     # Fraction of the train file held out as the validation split (seeded, recorded).
     valid_fraction: float = Field(0.1, ge=0.0, lt=0.5)
     # Repeated documents are dropped from the train file (they overweight a few reviews); the
@@ -50,7 +56,7 @@ class TextConfig(_Frozen):
     lowercase: bool = True
     # Runs of one character longer than this are shortened ("ㅋㅋㅋㅋㅋㅋ" -> "ㅋㅋㅋ").
     max_char_repeat: int | None = Field(3, ge=1)
-    tokenizer: Literal["mecab", "okt", "komoran", "kkma", "hannanum", "whitespace"] = "mecab"
+    tokenizer: Literal["mecab", "okt", "komoran", "kkma", "hannanum", "english", "whitespace"] = "mecab"
     # Tokenizer options, e.g. {"stem": true} for Okt; recorded with every model.
     tokenizer_options: dict[str, Any] = Field(default_factory=dict)
     stopwords: list[str] = Field(default_factory=list)
@@ -122,6 +128,14 @@ class PipelineConfig(_Frozen):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="after")
+    def _subset_fits_corpus(self) -> "PipelineConfig":
+        if self.corpus.name == "reuters_sgml" and self.corpus.subset is None:
+            raise ValueError("corpus.subset: reuters_sgml needs a single-topic subset, 'r8' or 'r52'")
+        if self.corpus.name != "reuters_sgml" and self.corpus.subset is not None:
+            raise ValueError(f"corpus.subset: only reuters_sgml has subsets (corpus.name is {self.corpus.name!r})")
+        return self
+
+    @model_validator(mode="after")
     def _known_models(self) -> "PipelineConfig":
         from models.registry import available_builders
 
@@ -157,7 +171,7 @@ def _flatten(data: dict[str, Any], prefix: str = ""):
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) \
-                and dotted not in {"text.tokenizer_options", "corpus.urls", "corpus.sha256"}:
+                and dotted not in {"text.tokenizer_options", "corpus.urls", "corpus.sha256", "corpus.md5"}:
             yield from _flatten(value, dotted + ".")
         else:
             yield dotted, value

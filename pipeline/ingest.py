@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import PipelineConfig
-from pipeline.corpora import nsmc
-from pipeline.corpora.download import CorpusUnavailableError, fetch
+from pipeline.corpora.download import fetch
+from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
+from pipeline.corpora.readers import CorpusReader, corpus_reader
 from pipeline.io import atomic_dir, digest_strings, read_json, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = "2"
+INGEST_VERSION = "3"
 TABLE_FILE = "table.parquet"
 REPORT_FILE = "report.json"
 
@@ -40,40 +41,46 @@ class IngestResult:
         return asdict(self)
 
 
-def resolve_source_files(config: PipelineConfig) -> dict[str, Path]:
-    """Split name -> local file: from ``corpus.source`` if given, else downloaded and verified."""
+def resolve_source_files(config: PipelineConfig, reader: CorpusReader) -> dict[str, Path]:
+    """File name -> local file: from ``corpus.source`` if given, else downloaded and verified."""
     corpus = config.corpus
     if corpus.source:
         folder = Path(corpus.source).expanduser()
         if not folder.is_dir():
             raise FileNotFoundError(f"corpus.source {folder}: not a folder")
-        return {split: folder / name for split, name in nsmc.SPLIT_FILES.items()}
+        return reader.locate(folder)
+    if not reader.downloadable:
+        raise CorpusUnavailableError(
+            f"corpus {corpus.name} is read from a local folder only: pass it with --source PATH "
+            f"(or --set corpus.source=PATH)")
     raw_dir = config.data_dir() / "raw" / corpus.name
     files = {}
-    for split, name in nsmc.SPLIT_FILES.items():
+    for name in reader.files:
         url = corpus.urls.get(name)
         if not url:
             raise CorpusUnavailableError(f"corpus.urls has no URL for {name}; pass --source PATH")
         try:
-            files[split] = fetch(url, raw_dir / name, corpus.sha256.get(name),
-                                 timeout=corpus.download_timeout_seconds)
+            files[name] = fetch(url, raw_dir / name, corpus.sha256.get(name),
+                                timeout=corpus.download_timeout_seconds, md5=corpus.md5.get(name))
         except CorpusUnavailableError as exc:
             raise CorpusUnavailableError(
                 f"{exc}\nThe {corpus.name} corpus could not be downloaded and no local copy was given. "
-                f"Pass a folder holding {', '.join(nsmc.SPLIT_FILES.values())} with "
+                f"Pass a folder holding {', '.join(reader.files)} with "
                 f"--source PATH (or --set corpus.source=PATH)."
             ) from exc
     return files
 
 
 def run_ingest(config: PipelineConfig) -> IngestResult:
-    files = resolve_source_files(config)
+    reader = corpus_reader(config.corpus.name)
+    files = resolve_source_files(config, reader)
     for path in files.values():
         if not path.is_file():
-            raise nsmc.CorpusFormatError(f"{path}: file not found")
-    file_digests = {split: sha256_file(path) for split, path in files.items()}
-    data_digest = digest_strings(*(f"{split}={file_digests[split]}" for split in sorted(file_digests)))
-    settings = config.corpus.model_dump(include={"valid_fraction", "drop_train_duplicates", "max_rows_per_split"})
+            raise CorpusFormatError(f"{path}: file not found")
+    file_digests = {name: sha256_file(path) for name, path in files.items()}
+    data_digest = digest_strings(*(f"{name}={file_digests[name]}" for name in sorted(file_digests)))
+    settings = config.corpus.model_dump(include={"name", "subset", "valid_fraction", "drop_train_duplicates",
+                                                 "max_rows_per_split"})
     key = digest_strings(data_digest, repr(sorted(settings.items())), str(config.train.seed), INGEST_VERSION)
     out_dir = config.data_dir() / "processed" / "ingest" / key
     if (out_dir / TABLE_FILE).is_file():
@@ -82,29 +89,29 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
         return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, key,
                             report["test_digest"], report["rows"])
 
-    frames, file_reports = [], {}
-    for split, path in files.items():
-        frame, stats = nsmc.parse_file(path)
-        if split == "train" and config.corpus.drop_train_duplicates:
-            frame = nsmc.drop_duplicates(frame, stats)
-        else:
-            nsmc.count_duplicates(frame, stats)
+    read = reader.read(files, config.corpus)
+    frames = []
+    for split, frame in read.splits.items():
         if config.corpus.max_rows_per_split:
             frame = frame.iloc[: config.corpus.max_rows_per_split]
         if frame.empty:
-            raise nsmc.CorpusFormatError(f"{path}: no usable rows")
+            raise CorpusFormatError(f"{config.corpus.name} {split} split ({_describe(files)}): no usable rows")
         frames.append(frame.assign(split=split))
-        file_reports[split] = {"file": str(path), "sha256": file_digests[split], "rows_read": stats.rows_read,
-                               "dropped": dict(stats.dropped), "repaired": dict(stats.repaired)}
     table = assign_validation_split(pd.concat(frames, ignore_index=True),
                                     config.corpus.valid_fraction, config.train.seed)
-    report = validation_report(table, file_reports, data_digest, nsmc.LABEL_NAMES)
+    report = {**validation_report(table, read.file_reports, data_digest, read.label_names),
+              "file_sha256": file_digests}
     with atomic_dir(out_dir) as tmp:
         table.to_parquet(tmp / TABLE_FILE, index=False)
         write_json(tmp / REPORT_FILE, report)
     log.info("ingested %s rows into %s", report["rows"], out_dir)
     return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, key,
                         report["test_digest"], report["rows"])
+
+
+def _describe(files: dict[str, Path]) -> str:
+    paths = sorted(str(path) for path in files.values())
+    return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
 
 
 def assign_validation_split(table: pd.DataFrame, valid_fraction: float, seed: int) -> pd.DataFrame:

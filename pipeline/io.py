@@ -13,7 +13,11 @@ from typing import Any, Iterator
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+    return file_digest(path, "sha256", chunk_size)
+
+
+def file_digest(path: str | Path, algorithm: str, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pipeline.config import ConfigError, PipelineConfig, config_from_yaml_text, load_config, parse_override
-from pipeline.corpora.download import ChecksumMismatchError
-from pipeline.corpora.nsmc import CorpusFormatError
+from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.io import atomic_path
 from pipeline.lineage import Lineage, git_commit
 from pipeline.paths import run_dir
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # DAG params that map onto config fields; anything else goes through the `overrides` list.
 PARAM_FIELDS = {"source": "corpus.source", "tokenizer": "text.tokenizer", "epochs": "train.epochs",
-                "models": "train.models"}
+                "models": "train.models", "corpus": "corpus.name", "subset": "corpus.subset"}
 
 
 # Bad input does not get better on retry: such a task fails at once, with the error that names

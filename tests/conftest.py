@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import tempfile
+import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -64,6 +67,21 @@ def small_config(tmp_path, sample_corpus):
         "text.tokenizer": "mecab", "text.workers": 1, "train.epochs": 2, "train.batch_size": 16,
         "model.units": 8, "model.embedding_dim": 8, "tracking.experiment": "tests",
     })
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A real HTTP server on loopback serving (folder, base URL): downloaders are tested against it."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 def needs_shared_corpora(name: str):

@@ -1,8 +1,7 @@
 import pytest
 
 from pipeline.config import load_config
-from pipeline.corpora.download import CorpusUnavailableError
-from pipeline.corpora.nsmc import CorpusFormatError
+from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
 from pipeline.ingest import run_ingest
 from pipeline.io import read_json
 from tests.conftest import SHARED_CORPORA, needs_shared_corpora, write_nsmc

@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.corpora.errors import CorpusFormatError
+
 SPLIT_FILES = {"train": "ratings_train.txt", "test": "ratings_test.txt"}
 HEADER = ["id", "document", "label"]
 HEADER_LINE = "\t".join(HEADER)
 LABELS = {"0": 0, "1": 1}
 LABEL_NAMES = ["negative", "positive"]
-
-
-class CorpusFormatError(ValueError):
-    """A corpus file is malformed; the message names the file and line."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.corpora.nsmc import CorpusFormatError
+from pipeline.corpora.errors import CorpusFormatError
 
 SGML_GLOB = "reut2-*.sgm"
 R8_TOPICS = ("acq", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade")

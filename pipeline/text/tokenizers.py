@@ -11,7 +11,7 @@ import importlib.metadata
 from typing import Any, Callable
 
 KONLPY_TAGGERS = ("okt", "komoran", "kkma", "hannanum")
-TOKENIZER_NAMES = ("mecab", *KONLPY_TAGGERS, "whitespace")
+TOKENIZER_NAMES = ("mecab", *KONLPY_TAGGERS, "english", "whitespace")
 
 
 def _package_version(name: str) -> str:
@@ -69,6 +69,26 @@ class WhitespaceTokenizer(Tokenizer):
 
     def _split(self, text: str) -> list[str]:
         return text.split()
+
+
+class EnglishTokenizer(Tokenizer):
+    """Words and numbers; apostrophes, hyphens and decimal points inside a token stay with it
+    ("u.s.", "don't", "1.5", "mid-year"), other punctuation is dropped."""
+
+    name = "english"
+    WORD = r"[^\W_]+(?:['’.\-][^\W_]+)*\.?"
+
+    @property
+    def version(self) -> str:
+        return "builtin-1"
+
+    def _make_tagger(self) -> object:
+        import re
+
+        return re.compile(self.WORD)
+
+    def _split(self, text: str) -> list[str]:
+        return [token.rstrip(".") if token.count(".") == 1 else token for token in self._tagger.findall(text)]
 
 
 class MecabTokenizer(Tokenizer):
@@ -147,4 +167,6 @@ def make_tokenizer(name: str, options: dict[str, Any] | None = None) -> Tokenize
         return KonlpyTokenizer(name, **options)
     if name == "whitespace":
         return WhitespaceTokenizer(**options)
+    if name == "english":
+        return EnglishTokenizer(**options)
     raise ValueError(f"tokenizer {name!r}: expected one of {TOKENIZER_NAMES}")

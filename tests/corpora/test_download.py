@@ -1,27 +1,11 @@
 """The downloader against real HTTP on loopback, with real checksums."""
 
 import hashlib
-import http.server
-import threading
-from functools import partial
 
 import pytest
 
-from pipeline.corpora.download import ChecksumMismatchError, CorpusUnavailableError, fetch
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+from pipeline.corpora.download import fetch
+from pipeline.corpora.errors import ChecksumMismatchError, CorpusUnavailableError
 
 
 def test_download_verifies_and_caches(http_root, tmp_path):
@@ -62,3 +46,14 @@ def test_unreachable_server_is_corpus_unavailable(tmp_path):
 def test_missing_checksum_is_refused(tmp_path):
     with pytest.raises(ChecksumMismatchError, match="no sha256 recorded"):
         fetch("http://127.0.0.1:9/x", tmp_path / "x", None)
+
+
+def test_md5_is_accepted_where_only_md5_is_published(http_root, tmp_path):
+    root, base = http_root
+    content = b'{"the": 1, "of": 2}'
+    (root / "reuters_word_index.json").write_bytes(content)
+    destination = tmp_path / "raw" / "reuters_word_index.json"
+    fetch(f"{base}/reuters_word_index.json", destination, None, md5=hashlib.md5(content).hexdigest())
+    assert destination.read_bytes() == content
+    with pytest.raises(ChecksumMismatchError, match="cached file has md5"):
+        fetch(f"{base}/reuters_word_index.json", destination, None, md5="0" * 32)

@@ -41,6 +41,13 @@ def test_nsmc_dag_shape(dagbag):
     assert dag.get_task("register").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
 
 
+def test_reuters_dag_has_the_same_shape_and_corpus_params(dagbag):
+    nsmc, reuters = dagbag.dags["nsmc_sentiment"], dagbag.dags["reuters_topics"]
+    assert {t.task_id for t in reuters.tasks} == {t.task_id for t in nsmc.tasks}
+    assert set(reuters.params.keys()) == set(nsmc.params.keys()) | {"corpus", "subset"}
+    assert reuters.schedule == nsmc.schedule or str(reuters.timetable) == str(nsmc.timetable)
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parsing_imports_no_heavy_modules(path):
     code = ("import runpy, sys; runpy.run_path(sys.argv[1]); "

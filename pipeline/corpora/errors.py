@@ -1,0 +1,13 @@
+"""What can go wrong getting a corpus: each message names the file, line or setting to fix."""
+
+
+class CorpusFormatError(ValueError):
+    """A corpus file is malformed; the message names the file and line."""
+
+
+class CorpusUnavailableError(RuntimeError):
+    """The corpus could not be downloaded and no local copy was given."""
+
+
+class ChecksumMismatchError(ValueError):
+    """A downloaded or cached file does not have its recorded digest."""
