@@ -10,12 +10,18 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
-    """accuracy, precision/recall/f1 (of class 1 when binary, macro otherwise) and macro_f1."""
-    average = "binary" if num_classes == 2 else "macro"
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
-    _, _, macro_f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(precision),
-            "recall": float(recall), "f1": float(f1), "macro_f1": float(macro_f1)}
+    """accuracy, precision/recall/f1 (of class 1 when binary, macro otherwise) and macro_f1.
+
+    Macro means over all ``num_classes`` classes. A prediction outside ``0..num_classes-1`` (a
+    label the model's label set has and this run's lacks) is simply wrong.
+    """
+    labels = np.arange(num_classes)
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None,
+                                                               zero_division=0)
+    positive = slice(1, 2) if num_classes == 2 else slice(None)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(precision[positive].mean()),
+            "recall": float(recall[positive].mean()), "f1": float(f1[positive].mean()),
+            "macro_f1": float(f1.mean())}
 
 
 def top_k_accuracy(y_true: np.ndarray, probabilities: np.ndarray, k: int) -> float:

@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
 from pipeline.evaluate import EvalResult
+from pipeline.io import read_json
 from pipeline.lineage import Lineage
 from pipeline.paths import PROJECT_ROOT
 from pipeline.preprocess import TEXT_SPEC_FILE, VOCAB_FILE, PreprocessResult
@@ -132,7 +133,11 @@ def _pinned_requirements() -> list[str]:
 
 
 def score_on_test_split(model_uri: str, prepared: PreprocessResult, metric: str) -> float:
-    """Score a registered raw-text model on this run's test split, through its own pyfunc."""
+    """Score a registered raw-text model on this run's test split, through its own pyfunc.
+
+    Predictions are matched by label *name*: a champion trained on another label set (R8 against
+    R52, say) has other label ids, and a topic it never learned counts as wrong.
+    """
     import numpy as np
 
     from pipeline.metrics import classification_metrics
@@ -140,8 +145,12 @@ def score_on_test_split(model_uri: str, prepared: PreprocessResult, metric: str)
 
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
         y_test = arrays["y_test"]
+    label_names = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)["label_names"]
     predictions = mlflow.pyfunc.load_model(model_uri).predict(split_texts(prepared.features_dir, "test"))
-    return classification_metrics(y_test, predictions["label_id"].to_numpy(), prepared.num_classes)[metric]
+    index = {name: i for i, name in enumerate(label_names)}
+    # A label this run does not know becomes -1: wrong for every row, and outside every class.
+    y_pred = np.array([index.get(label, -1) for label in predictions["label"]], dtype=np.int64)
+    return classification_metrics(y_test, y_pred, prepared.num_classes)[metric]
 
 
 def champion_score(client: MlflowClient, name: str, metric: str, test_digest: str,

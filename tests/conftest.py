@@ -29,6 +29,15 @@ def session_dir() -> Path:
     return _SESSION_DIR
 
 
+@pytest.fixture(scope="session")
+def airflow_db(session_dir):
+    """The test session's Airflow metadata DB, migrated once (dag.test needs its tables)."""
+    import subprocess
+
+    subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"], check=True,
+                   env=os.environ.copy(), capture_output=True, timeout=600)
+
+
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch) -> str:
     """A fresh MLflow tracking + registry store for one test.

@@ -38,3 +38,18 @@ def test_per_class_report_lists_every_class_even_unseen():
     assert report["label"].tolist() == ["a", "b", "c"]
     assert report["support"].tolist() == [2, 1, 0]
     assert report.loc[0, "precision"] == 1.0 and report.loc[1, "recall"] == 1.0
+
+
+def test_metrics_match_sklearn_and_count_unknown_labels_as_wrong():
+    from sklearn.metrics import f1_score, precision_score
+
+    y_true = np.array([0, 1, 2, 2, 1, 0, 2])
+    y_pred = np.array([0, 2, 2, 1, 1, 0, 0])
+    scores = classification_metrics(y_true, y_pred, 3)
+    assert scores["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    assert scores["precision"] == pytest.approx(precision_score(y_true, y_pred, average="macro"))
+    binary = classification_metrics(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]), 2)
+    assert binary["f1"] == pytest.approx(f1_score([1, 0, 1, 1], [1, 0, 0, 1]))
+    # -1: a label from another label set (a champion trained on R8 scored on R52's test split).
+    unknown = classification_metrics(np.array([0, 1, 2]), np.array([0, -1, -1]), 3)
+    assert unknown["accuracy"] == pytest.approx(1 / 3) and unknown["macro_f1"] == pytest.approx(1 / 3)

@@ -77,3 +77,33 @@ def test_unscorable_champion_does_not_block_promotion(mlflow_store):
 
     alias, reason = promote(client, name, v2, 0.8, "accuracy", 0.0, "b", broken)
     assert alias == CHAMPION and "could not be scored (RuntimeError: cannot load)" in reason
+
+
+class AlwaysSays(mlflow.pyfunc.PythonModel):
+    """A champion from another label set: it answers one label name for every text."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        return pd.DataFrame({"label": [self.label] * len(model_input), "label_id": [0] * len(model_input)})
+
+
+def test_rescoring_matches_labels_by_name_not_id(small_config, tmp_path):
+    import numpy as np
+
+    from pipeline.ingest import run_ingest
+    from pipeline.preprocess import FEATURES_FILE, run_preprocess
+    from pipeline.registry import score_on_test_split
+
+    ingested = run_ingest(small_config)
+    prepared = run_preprocess(small_config, ingested.table_path, ingested.report_path, ingested.table_digest)
+    with np.load(f"{prepared.features_dir}/{FEATURES_FILE}") as arrays:
+        positive_share = float((arrays["y_test"] == 1).mean())
+    for label, expected in (("positive", positive_share), ("earn", 0.0)):
+        path = tmp_path / label
+        mlflow.pyfunc.save_model(path, python_model=AlwaysSays(label))
+        # label_id is 0 in both: only the name says what the model meant.
+        assert score_on_test_split(str(path), prepared, "accuracy") == pytest.approx(expected)

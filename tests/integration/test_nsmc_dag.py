@@ -13,12 +13,6 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def airflow_db(session_dir):
-    subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"], check=True,
-                   env=os.environ.copy(), capture_output=True, timeout=600)
-
-
 def _load_dag():
     from pipeline.cli import load_dag
 
