@@ -30,7 +30,7 @@ class _Frozen(BaseModel):
 class CorpusConfig(_Frozen):
     # The reader (pipeline/corpora/readers.py): NSMC TSV files, the Reuters-21578 SGML
     # distribution (a local folder), or Keras' reuters.npz + reuters_word_index.json.
-    name: Literal["nsmc", "reuters_sgml", "reuters_npz"] = "nsmc"
+    name: Literal["nsmc", "reuters_sgml", "reuters_npz", "aihub", "line_aligned", "tsv_pairs"] = "nsmc"
     # Reuters-21578 SGML: the single-topic subset to build ("r8" or "r52").
     subset: Literal["r8", "r52"] | None = None
     # A local folder holding the corpus files; None downloads from `urls` into the data root.
@@ -46,6 +46,18 @@ class CorpusConfig(_Frozen):
     drop_train_duplicates: bool = True
     max_rows_per_split: int | None = Field(None, gt=0)
     download_timeout_seconds: float = Field(30.0, gt=0)
+    # Parallel corpora (aihub, line_aligned, tsv_pairs): which side is which, where the columns
+    # are, how pairs are filtered and split. Lengths are whitespace words of each side.
+    source_lang: str = "ko"
+    target_lang: str = "en"
+    file_glob: str = "*.xlsx"
+    columns: dict[str, str] = Field(default_factory=lambda: {"id": "SID", "source": "원문", "target": "번역문"})
+    tsv_columns: tuple[int, int] = (0, 1)
+    min_words: int = Field(1, ge=1)
+    max_words: int | None = Field(None, ge=1)
+    test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
+    # Keep at most this many pairs (after filtering, a seeded sample): for quick runs.
+    max_pairs: int | None = Field(None, gt=0)
 
 
 class TextConfig(_Frozen):
@@ -171,7 +183,7 @@ def _flatten(data: dict[str, Any], prefix: str = ""):
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) \
-                and dotted not in {"text.tokenizer_options", "corpus.urls", "corpus.sha256", "corpus.md5"}:
+                and dotted not in {"text.tokenizer_options", "corpus.urls", "corpus.sha256", "corpus.md5", "corpus.columns"}:
             yield from _flatten(value, dotted + ".")
         else:
             yield dotted, value

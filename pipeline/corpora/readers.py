@@ -7,6 +7,7 @@ canonical table. A reader knows only its own format.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import CorpusConfig
-from pipeline.corpora import nsmc, reuters
+from pipeline.corpora import nsmc, parallel, reuters
 from pipeline.corpora.errors import CorpusFormatError
 
 
@@ -31,12 +32,15 @@ class CorpusRead:
 
 class CorpusReader:
     name = "base"
+    task = "classification"  # or "translation": rows (id, source, target, domain, origin)
     # Files a source folder must hold (or that are downloaded); a glob for folder-only corpora.
     files: tuple[str, ...] = ()
     downloadable = True
 
-    def locate(self, folder: Path) -> dict[str, Path]:
+    def locate(self, folder: Path, corpus: CorpusConfig) -> dict[str, Path]:
         """File name -> path inside a local source folder."""
+        if not folder.is_dir():
+            raise FileNotFoundError(f"corpus.source {folder}: not a folder")
         return {name: folder / name for name in self.files}
 
     def read(self, files: dict[str, Path], corpus: CorpusConfig) -> CorpusRead:
@@ -68,7 +72,9 @@ class ReutersSgmlReader(CorpusReader):
     name = "reuters_sgml"
     downloadable = False
 
-    def locate(self, folder: Path) -> dict[str, Path]:
+    def locate(self, folder: Path, corpus: CorpusConfig) -> dict[str, Path]:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"corpus.source {folder}: not a folder")
         found = sorted(folder.glob(reuters.SGML_GLOB))
         if not found:
             raise CorpusFormatError(f"{folder}: no {reuters.SGML_GLOB} files (the Reuters-21578 SGML distribution)")
@@ -154,6 +160,83 @@ class ReutersNpzReader(CorpusReader):
         return CorpusRead(splits, list(KERAS_REUTERS_TOPICS), reports)
 
 
+class ParallelReader(CorpusReader):
+    """Translation pairs from a local folder (or, for tab-separated pairs, one file)."""
+
+    task = "translation"
+    downloadable = False
+
+    def read(self, files: dict[str, Path], corpus: CorpusConfig) -> CorpusRead:
+        pairs, quirks = self.read_pairs(files, corpus)
+        return CorpusRead({"all": pairs}, [], {"all": {"files": sorted(files), "rows_read": len(pairs),
+                                                        "dropped": quirks, "repaired": {}}})
+
+    def read_pairs(self, files: dict[str, Path], corpus: CorpusConfig) -> tuple[pd.DataFrame, dict]:
+        raise NotImplementedError
+
+
+class AihubReader(ParallelReader):
+    """AI Hub Korean-English .xlsx files: ``corpus.file_glob`` in the folder, columns by name."""
+
+    name = "aihub"
+
+    def locate(self, folder: Path, corpus: CorpusConfig) -> dict[str, Path]:
+        # "~$name.xlsx" is Excel's lock file beside an open workbook, not data.
+        found = _files_in(folder, lambda path: fnmatch.fnmatch(path.name, corpus.file_glob)
+                          and not path.name.startswith("~$"))
+        if not found:
+            raise CorpusFormatError(f"{folder}: no files match corpus.file_glob {corpus.file_glob!r} "
+                                    f"(the AI Hub Korean-English .xlsx files)")
+        return found
+
+    def read_pairs(self, files, corpus):
+        columns = parallel.AihubColumns(**corpus.columns)
+        frames = [parallel.read_aihub_workbook(path, columns) for _, path in sorted(files.items())]
+        return pd.concat(frames, ignore_index=True), {}
+
+
+class LineAlignedReader(ParallelReader):
+    """``<name>.<source_lang>`` + ``<name>.<target_lang>`` files, plain or inside ``.tar.gz``."""
+
+    name = "line_aligned"
+
+    def locate(self, folder: Path, corpus: CorpusConfig) -> dict[str, Path]:
+        suffixes = (f".{corpus.source_lang}", f".{corpus.target_lang}")
+        return _files_in(folder, lambda path: path.name.endswith(".tar.gz") or path.suffix in suffixes)
+
+    def read_pairs(self, files, corpus):
+        return parallel.read_line_aligned_files(files.values(), corpus.source_lang, corpus.target_lang)
+
+
+class TsvPairsReader(ParallelReader):
+    """Tab-separated pairs (``fra.txt``): ``corpus.source`` is the file or a folder of ``file_glob``."""
+
+    name = "tsv_pairs"
+
+    def locate(self, folder: Path, corpus: CorpusConfig) -> dict[str, Path]:
+        if folder.is_file():
+            return {folder.name: folder}
+        found = _files_in(folder, lambda path: fnmatch.fnmatch(path.name, corpus.file_glob))
+        if not found:
+            raise CorpusFormatError(f"{folder}: no files match corpus.file_glob {corpus.file_glob!r}")
+        return found
+
+    def read_pairs(self, files, corpus):
+        stats = parallel.TsvStats()
+        source_column, target_column = corpus.tsv_columns
+        frames = [parallel.read_tsv_pairs(path, source_column, target_column, stats)
+                  for _, path in sorted(files.items())]
+        quirks = {"unterminated_last_line": stats.unterminated_last_line} if stats.unterminated_last_line else {}
+        return pd.concat(frames, ignore_index=True), quirks
+
+
+def _files_in(folder: Path, wanted) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"corpus.source {folder}: not a folder")
+    return {str(path.relative_to(folder)): path for path in sorted(folder.rglob("*"))
+            if path.is_file() and wanted(path)}
+
+
 def _drop_repeated_texts(frame: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
     repeated = frame["text"].duplicated()
     dropped["duplicate_document"] += int(repeated.sum())
@@ -161,7 +244,8 @@ def _drop_repeated_texts(frame: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
 
 
 READERS: dict[str, CorpusReader] = {reader.name: reader for reader in
-                                    (NsmcReader(), ReutersSgmlReader(), ReutersNpzReader())}
+                                    (NsmcReader(), ReutersSgmlReader(), ReutersNpzReader(), AihubReader(),
+                                     LineAlignedReader(), TsvPairsReader())}
 
 
 def corpus_reader(name: str) -> CorpusReader:
