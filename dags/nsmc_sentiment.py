@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from pipeline.workflow import classifier_dag, common_params
+from pipeline.workflow import training_dag, common_params
 
-nsmc_sentiment_dag = classifier_dag(
+nsmc_sentiment_dag = training_dag(
     dag_id="nsmc_sentiment",
     pipeline="nsmc",
     doc_md=__doc__,

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from pipeline.workflow import classifier_dag, common_params
+from pipeline.workflow import training_dag, common_params
 
-reuters_topics_dag = classifier_dag(
+reuters_topics_dag = training_dag(
     dag_id="reuters_topics",
     pipeline="reuters",
     doc_md=__doc__,

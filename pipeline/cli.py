@@ -23,7 +23,7 @@ from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri
 log = logging.getLogger("rnnflow")
 
 # Pipeline name (a config under pipeline/configs) -> the DAG that runs it.
-PIPELINE_DAGS = {"nsmc": "nsmc_sentiment", "reuters": "reuters_topics"}
+PIPELINE_DAGS = {"nsmc": "nsmc_sentiment", "reuters": "reuters_topics", "aihub_translation": "aihub_translation"}
 SAMPLE_SENTENCES = ["이 영화 정말 재밌어요 배우들 연기도 최고", "완전 지루하고 돈 아까운 영화였다",
                     "스토리가 감동적이라 눈물이 났어요", "최악의 결말 다시는 안 본다"]
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-COLUMNS = ["model", "test_accuracy", "test_macro_f1", "param_count", "train_seconds",
-           "test_inference_sentences_per_second"]
+# The two scores charted per task, then the costs every comparison shows.
+SCORES = {"classification": ("test_accuracy", "test_macro_f1"),
+          "translation": ("test_bleu", "test_chrf")}
+COSTS = ["param_count", "train_seconds", "test_inference_sentences_per_second"]
 
 
-def comparison_frame(models: dict[str, dict]) -> pd.DataFrame:
-    """One row per trained model, best test accuracy first."""
-    rows = [{"model": arch, **{column: figures.get(column) for column in COLUMNS[1:]}}
+def comparison_frame(models: dict[str, dict], task: str = "classification") -> pd.DataFrame:
+    """One row per trained model, best first by the task's first score."""
+    columns = ["model", *SCORES[task], *COSTS]
+    rows = [{"model": arch, **{column: figures.get(column) for column in columns[1:]}}
             for arch, figures in models.items()]
-    return pd.DataFrame(rows, columns=COLUMNS).sort_values("test_accuracy", ascending=False, ignore_index=True)
+    return pd.DataFrame(rows, columns=columns).sort_values(columns[1], ascending=False, ignore_index=True)
 
 
 def comparison_figure(frame: pd.DataFrame, title: str):
@@ -21,17 +24,20 @@ def comparison_figure(frame: pd.DataFrame, title: str):
     plt = pyplot()
     import numpy as np
 
+    first, second = frame.columns[1], frame.columns[2]
+    percent = first == "test_bleu"  # BLEU and chrF are on a 0-100 scale
     positions = np.arange(len(frame))
     figure, axes = plt.subplots(figsize=(8, 1.0 + 0.6 * len(frame)))
     bar_height = 0.4
-    for offset, column, label in ((-bar_height / 2, "test_accuracy", "accuracy"),
-                                  (bar_height / 2, "test_macro_f1", "macro-F1")):
-        bars = axes.barh(positions + offset, frame[column], height=bar_height, label=label)
-        axes.bar_label(bars, fmt="%.4f", padding=2, fontsize=8)
+    for offset, column in ((-bar_height / 2, first), (bar_height / 2, second)):
+        bars = axes.barh(positions + offset, frame[column], height=bar_height,
+                         label=column.removeprefix("test_").replace("_", "-"))
+        axes.bar_label(bars, fmt="%.2f" if percent else "%.4f", padding=2, fontsize=8)
     axes.set_yticks(positions, frame["model"])
     axes.invert_yaxis()
-    low = float(min(frame["test_accuracy"].min(), frame["test_macro_f1"].min()))
-    axes.set_xlim(max(0.0, low - 0.05), 1.0)
+    top = 100.0 if percent else 1.0
+    low = float(min(frame[first].min(), frame[second].min()))
+    axes.set_xlim(0.0 if percent else max(0.0, low - 0.05), top)
     axes.set_xlabel("test split")
     axes.set_title(title)
     axes.legend(loc="lower right")

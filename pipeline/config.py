@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
+TRANSLATION_CORPORA = ("aihub", "line_aligned", "tsv_pairs")
+
+
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the field."""
 
@@ -68,7 +71,7 @@ class TextConfig(_Frozen):
     lowercase: bool = True
     # Runs of one character longer than this are shortened ("ㅋㅋㅋㅋㅋㅋ" -> "ㅋㅋㅋ").
     max_char_repeat: int | None = Field(3, ge=1)
-    tokenizer: Literal["mecab", "okt", "komoran", "kkma", "hannanum", "english", "whitespace"] = "mecab"
+    tokenizer: Literal["mecab", "okt", "komoran", "kkma", "hannanum", "english", "chars", "whitespace"] = "mecab"
     # Tokenizer options, e.g. {"stem": true} for Okt; recorded with every model.
     tokenizer_options: dict[str, Any] = Field(default_factory=dict)
     stopwords: list[str] = Field(default_factory=list)
@@ -104,6 +107,19 @@ class ModelConfig(_Frozen):
     baseline_min_df: int = Field(2, ge=1)
     nb_alpha: float = Field(1.0, gt=0)
     logreg_c: float = Field(1.0, gt=0)
+    # Seq2seq: a bidirectional LSTM encoder (the decoder then has 2 * units).
+    bidirectional_encoder: bool = False
+
+
+class DecodeConfig(_Frozen):
+    """Translation decoding: evaluation runs greedy and beam search; serving takes these defaults."""
+
+    beam_width: int = Field(5, ge=1)
+    # GNMT length penalty exponent: 0 ranks by raw log-probability (favours short outputs).
+    length_penalty: float = Field(1.0, ge=0.0)
+    # Outputs stop here at the latest: this many tokens beyond the longest train target.
+    max_extra_tokens: int = Field(5, ge=0)
+    batch_size: int = Field(128, ge=1)
 
 
 class TrainConfig(_Frozen):
@@ -118,7 +134,7 @@ class TrainConfig(_Frozen):
 class RegistryConfig(_Frozen):
     model_name: str = Field("nsmc-sentiment", min_length=1)
     # The metric that picks the best model of a run and gates promotion to @champion.
-    metric: Literal["accuracy", "f1", "macro_f1"] = "accuracy"
+    metric: Literal["accuracy", "f1", "macro_f1", "bleu", "chrf"] = "accuracy"
     # A challenger must beat the champion by more than this to take the alias.
     min_improvement: float = Field(0.0, ge=0.0)
 
@@ -134,6 +150,9 @@ class PipelineConfig(_Frozen):
     data_root: str = "data"
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     text: TextConfig = Field(default_factory=TextConfig)
+    # Translation only: the target side's text processing (`text` is then the source side).
+    target_text: TextConfig | None = None
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
@@ -145,6 +164,27 @@ class PipelineConfig(_Frozen):
             raise ValueError("corpus.subset: reuters_sgml needs a single-topic subset, 'r8' or 'r52'")
         if self.corpus.name != "reuters_sgml" and self.corpus.subset is not None:
             raise ValueError(f"corpus.subset: only reuters_sgml has subsets (corpus.name is {self.corpus.name!r})")
+        return self
+
+    @property
+    def task(self) -> str:
+        return "translation" if self.corpus.name in TRANSLATION_CORPORA else "classification"
+
+    @model_validator(mode="after")
+    def _models_fit_task(self) -> "PipelineConfig":
+        from models.registry import is_seq2seq
+
+        wrong = [name for name in self.train.models if is_seq2seq(name) != (self.task == "translation")]
+        if wrong:
+            raise ValueError(f"train.models: {wrong} cannot train on a {self.task} corpus ({self.corpus.name})")
+        if self.task == "translation":
+            if self.target_text is None:
+                raise ValueError("target_text: a translation corpus needs the target side's text settings")
+            if self.registry.metric not in ("bleu", "chrf"):
+                raise ValueError(f"registry.metric: translation models are ranked by bleu or chrf, "
+                                 f"not {self.registry.metric}")
+        elif self.registry.metric in ("bleu", "chrf"):
+            raise ValueError(f"registry.metric: {self.registry.metric} is for translation corpora")
         return self
 
     @model_validator(mode="after")

@@ -40,12 +40,14 @@ class EvalResult:
 def run_evaluate(config: PipelineConfig, prepared: PreprocessResult, trained: TrainResult) -> EvalResult:
     client = configure(config)
     logged = client.get_run(trained.run_id).data.metrics
-    if f"{TEST_PREFIX}accuracy" in logged:
+    if f"{TEST_PREFIX}{config.registry.metric}" in logged:
         log.info("%s already evaluated in run %s", trained.arch, trained.run_id)
         return EvalResult(trained.run_id, trained.arch, trained.flavor, trained.model_uri, _test_metrics(logged))
 
     import mlflow
 
+    if config.task == "translation":
+        return _evaluate_translator(config, prepared, trained)
     spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
         x_test, y_test = arrays["x_test"], arrays["y_test"]
@@ -126,6 +128,19 @@ def load_predictor(trained: TrainResult, prepared: PreprocessResult):
 
     model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
     return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model
+
+
+def _evaluate_translator(config: PipelineConfig, prepared, trained: TrainResult) -> EvalResult:
+    import keras
+    import mlflow
+
+    from pipeline.translation import evaluate_translator
+
+    model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
+    with mlflow.start_run(run_id=trained.run_id):
+        scores = evaluate_translator(config, prepared, model, trained.arch)
+    log.info("%s test scores: %s", trained.arch, scores)
+    return EvalResult(trained.run_id, trained.arch, trained.flavor, trained.model_uri, scores)
 
 
 def _has_attention(model) -> bool:

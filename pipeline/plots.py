@@ -74,3 +74,31 @@ def attention_heatmap(examples: Sequence[dict], title: str):
     figure.suptitle(title)
     figure.colorbar(image, ax=axes_list[:, 0].tolist(), fraction=0.02, pad=0.01, label="attention weight")
     return figure
+
+
+def alignment_heatmap(examples: Sequence[dict], title: str):
+    """One panel per example: output tokens (rows) against source tokens (columns).
+
+    Each example is ``{"source_tokens", "output_tokens", "weights" (outputs x sources), "caption"}``.
+    """
+    plt = pyplot()
+    if not examples:
+        raise ValueError("alignment_heatmap needs at least one example")
+    columns = min(3, len(examples))
+    rows = (len(examples) + columns - 1) // columns
+    widest = max(len(e["source_tokens"]) for e in examples)
+    tallest = max(len(e["output_tokens"]) for e in examples)
+    figure, axes_grid = plt.subplots(rows, columns, squeeze=False, layout="constrained",
+                                     figsize=(columns * max(3.5, 0.42 * widest + 1.5),
+                                              rows * max(3.0, 0.36 * tallest + 1.8)))
+    for axes in axes_grid.flat[len(examples):]:
+        axes.axis("off")
+    for axes, example in zip(axes_grid.flat, examples):
+        weights = np.asarray(example["weights"], dtype=float)
+        axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=max(1e-9, float(weights.max())), aspect="auto")
+        axes.set_xticks(range(len(example["source_tokens"])), example["source_tokens"], rotation=60,
+                        ha="right", fontsize=8)
+        axes.set_yticks(range(len(example["output_tokens"])), example["output_tokens"], fontsize=8)
+        axes.set_title(example["caption"], fontsize=8, loc="left")
+    figure.suptitle(title)
+    return figure

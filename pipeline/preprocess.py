@@ -44,6 +44,9 @@ class PreprocessResult:
     def to_xcom(self) -> dict:
         return asdict(self)
 
+    def params(self) -> dict:
+        return {"vocab_size": self.vocab_size, "max_len": self.max_len}
+
 
 def run_preprocess(config: PipelineConfig, table_path: str, report_path: str, table_digest: str) -> PreprocessResult:
     """``table_digest`` identifies the canonical table (not just the raw files): caches keyed on

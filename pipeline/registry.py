@@ -90,36 +90,54 @@ def run_register(config: PipelineConfig, prepared: PreprocessResult, evaluations
     else:
         alias, reason = promote(client, name, version.version, best.metrics[metric], metric,
                                 config.registry.min_improvement, lineage.test_digest,
-                                rescore=partial(score_on_test_split, prepared=prepared, metric=metric))
+                                rescore=partial(rescore_on_test_split, config=config, prepared=prepared,
+                                                metric=metric))
     return RegisterResult(name, str(version.version), alias, reason, best.arch, best.run_id, best.metrics)
 
 
-def _register(client: MlflowClient, config: PipelineConfig, prepared: PreprocessResult, best: EvalResult,
+def _register(client: MlflowClient, config: PipelineConfig, prepared, best: EvalResult,
               lineage: Lineage, run_key: str):
     import pandas as pd
 
-    from pipeline.preprocess import split_texts
-    from pipeline.serving import TEXT_COLUMN, RawTextClassifier, serving_signature
+    from pipeline.serving import TEXT_COLUMN
 
-    features_dir = Path(prepared.features_dir)
-    example = pd.DataFrame({TEXT_COLUMN: split_texts(features_dir, "test")[:2]})
     with tempfile.TemporaryDirectory() as tmp:
         model_path = mlflow.artifacts.download_artifacts(best.model_uri, dst_path=tmp)
+        python_model, artifacts, signature, texts = _serving_parts(config, prepared, best, model_path)
         with mlflow.start_run(run_id=best.run_id):
             info = mlflow.pyfunc.log_model(
                 name=PYFUNC_NAME,
-                python_model=RawTextClassifier(),
-                artifacts={f"{best.flavor}_model": model_path, "text_spec": str(features_dir / TEXT_SPEC_FILE),
-                           "vocab": str(features_dir / VOCAB_FILE)},
+                python_model=python_model,
+                artifacts=artifacts,
                 code_paths=[str(PROJECT_ROOT / "pipeline"), str(PROJECT_ROOT / "models")],
-                signature=serving_signature(),
-                input_example=example,
+                signature=signature,
+                input_example=pd.DataFrame({TEXT_COLUMN: texts[:2]}),
                 pip_requirements=_pinned_requirements(),
             )
     tags = {**lineage.tags(), RUN_KEY_TAG: run_key, "rnnflow.arch": best.arch, "rnnflow.run_id": best.run_id,
             **{metric_tag(key): f"{value:.6f}" for key, value in best.metrics.items()}}
     version = mlflow.register_model(info.model_uri, config.registry.model_name, tags=tags)
     return client.get_model_version(config.registry.model_name, version.version)
+
+
+def _serving_parts(config: PipelineConfig, prepared, best: EvalResult, model_path: str):
+    """(python model, artifacts, signature, example texts) of the task's raw-text pyfunc."""
+    features_dir = Path(prepared.features_dir)
+    if config.task == "translation":
+        from pipeline import translation
+        from pipeline.serving import RawTextTranslator, translator_signature
+
+        artifacts = {"keras_model": model_path, "text_spec": str(features_dir / translation.TEXT_SPEC_FILE),
+                     "source_vocab": str(features_dir / translation.SOURCE_VOCAB_FILE),
+                     "target_vocab": str(features_dir / translation.TARGET_VOCAB_FILE)}
+        return (RawTextTranslator(), artifacts, translator_signature(),
+                translation.load_split(features_dir, "test").sources)
+    from pipeline.preprocess import split_texts
+    from pipeline.serving import RawTextClassifier, serving_signature
+
+    artifacts = {f"{best.flavor}_model": model_path, "text_spec": str(features_dir / TEXT_SPEC_FILE),
+                 "vocab": str(features_dir / VOCAB_FILE)}
+    return RawTextClassifier(), artifacts, serving_signature(), split_texts(features_dir, "test")
 
 
 def _pinned_requirements() -> list[str]:
@@ -130,6 +148,21 @@ def _pinned_requirements() -> list[str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return pins
+
+
+def rescore_on_test_split(model_uri: str, config: PipelineConfig, prepared, metric: str) -> float:
+    if config.task == "translation":
+        return translation_score_on_test_split(model_uri, prepared, metric)
+    return score_on_test_split(model_uri, prepared, metric)
+
+
+def translation_score_on_test_split(model_uri: str, prepared, metric: str) -> float:
+    """BLEU or chrF of a registered translator on this run's test split, with its own default decoding."""
+    from pipeline.translation import corpus_scores, load_split
+
+    test = load_split(prepared.features_dir, "test")
+    translations = mlflow.pyfunc.load_model(model_uri).predict(test.sources)["translation"].tolist()
+    return corpus_scores(translations, test.references)[metric]
 
 
 def score_on_test_split(model_uri: str, prepared: PreprocessResult, metric: str) -> float:

@@ -118,14 +118,18 @@ def preprocess(run: dict, ingested: dict) -> dict:
     from pipeline.tracking import configure
 
     config = _load_run_config(run)
-    result = run_preprocess(config, ingested["table_path"], ingested["report_path"], ingested["table_digest"])
+    if config.task == "translation":
+        from pipeline.translation import run_preprocess_pairs
+
+        result = run_preprocess_pairs(config, ingested["table_path"], ingested["table_digest"])
+    else:
+        result = run_preprocess(config, ingested["table_path"], ingested["report_path"], ingested["table_digest"])
     configure(config)
     client = mlflow.MlflowClient()
     for name in (TEXT_SPEC_FILE, SUMMARY_FILE):
         client.log_artifact(run["parent_run_id"], str(Path(result.features_dir) / name), "features")
-    client.log_metric(run["parent_run_id"], "vocab_size", result.vocab_size)
-    client.log_metric(run["parent_run_id"], "max_len", result.max_len)
-    client.log_metric(run["parent_run_id"], "tokenize_seconds", result.tokenize_seconds)
+    for name, value in {**result.params(), "tokenize_seconds": result.tokenize_seconds}.items():
+        client.log_metric(run["parent_run_id"], name, value)
     return {**result.to_xcom(), "data_digest": ingested["data_digest"], "test_digest": ingested["test_digest"]}
 
 
@@ -165,7 +169,7 @@ def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     summary = run_summary(client, run, prepared, evaluated, result.to_xcom())
     from pipeline.compare import comparison_figure, comparison_frame
 
-    comparison = comparison_frame(summary["models"])
+    comparison = comparison_frame(summary["models"], config.task)
     with mlflow.start_run(run_id=run["parent_run_id"]):
         mlflow.log_table(comparison, "comparison/table.json")
         mlflow.log_text(comparison.to_csv(index=False), "comparison/table.csv")
@@ -199,14 +203,17 @@ def run_summary(client, run: dict, prepared: dict, evaluated: list, registered: 
                              "train_seconds": round(metrics.get("train_seconds", float("nan")), 1),
                              "epochs_run": int(metrics.get("epochs_run", 0)),
                              "param_count": int(metrics.get("param_count", 0)), "run_id": item.run_id}
-    return {"dag_id": run["dag_id"], "dag_run_id": run["dag_run_id"], "rows": prepared["rows"],
-            "vocab_size": prepared["vocab_size"], "max_len": prepared["max_len"],
+    sizes = _prepared(prepared).params()
+    return {"dag_id": run["dag_id"], "dag_run_id": run["dag_run_id"], "rows": prepared["rows"], **sizes,
             "tokenize_seconds": prepared["tokenize_seconds"], "models": models,
             "registered": {key: registered[key] for key in ("model_name", "version", "alias", "reason", "arch")},
             "parent_run_id": run["parent_run_id"]}
 
 
 def _prepared(prepared: dict):
+    """The preprocess stage's result back from XCom: classification or translation features."""
     from pipeline.preprocess import PreprocessResult
+    from pipeline.translation import TranslationPrepared
 
-    return PreprocessResult(**{k: v for k, v in prepared.items() if k not in ("data_digest", "test_digest")})
+    kind = TranslationPrepared if "source_vocab_size" in prepared else PreprocessResult
+    return kind(**{k: v for k, v in prepared.items() if k not in ("data_digest", "test_digest")})

@@ -53,7 +53,7 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
               lineage: Lineage) -> TrainResult:
     import mlflow
 
-    from models.registry import is_baseline
+    from models.registry import is_baseline, is_seq2seq
 
     client = configure(config)
     flavor = "sklearn" if is_baseline(arch) else "keras"
@@ -64,10 +64,10 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
         metrics = client.get_run(run_id).data.metrics
         return TrainResult(run_id, arch, flavor, model_uri_of(run_id), metrics["train_seconds"],
                            int(metrics["epochs_run"]), int(metrics["param_count"]))
-    fit = fit_baseline if flavor == "sklearn" else fit_keras
+    fit = fit_baseline if flavor == "sklearn" else fit_seq2seq if is_seq2seq(arch) else fit_keras
     with mlflow.start_run(run_id=run_id):
         log_params_once(client, run_id, {**config.flat_params(), "arch": arch, "flavor": flavor,
-                                         "vocab_size": prepared.vocab_size, "max_len": prepared.max_len})
+                                         **prepared.params()})
         train_seconds, epochs_run, param_count = fit(config, prepared, arch, lineage)
         mlflow.log_metrics({"train_seconds": train_seconds, "epochs_run": epochs_run, "param_count": param_count})
     return TrainResult(run_id, arch, flavor, model_uri_of(run_id), round(train_seconds, 2), epochs_run,
@@ -76,9 +76,8 @@ def run_train(config: PipelineConfig, prepared: PreprocessResult, arch: str, par
 
 def fit_keras(config: PipelineConfig, prepared: PreprocessResult, arch: str,
               lineage: Lineage) -> tuple[float, int, int]:
-    """Fit inside the active MLflow run; log the model as ``keras/model.keras``."""
+    """A classifier on the prepared token ids."""
     import keras
-    import mlflow
 
     from models.classifiers import loss_for
     from models.registry import build_model
@@ -90,6 +89,29 @@ def fit_keras(config: PipelineConfig, prepared: PreprocessResult, arch: str,
     model = build_model(arch, config.model, prepared.vocab_size, prepared.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
                   loss=loss_for(prepared.num_classes), metrics=["accuracy"])
+    return fit_and_log(config, model, train_data, valid_data, arch, lineage)
+
+
+def fit_seq2seq(config: PipelineConfig, prepared, arch: str, lineage: Lineage) -> tuple[float, int, int]:
+    """An encoder-decoder on (source, <sos> target) -> (target <eos>), teacher-forced."""
+    import keras
+
+    from pipeline import translation
+
+    keras.utils.set_random_seed(config.train.seed)
+    with np.load(Path(prepared.features_dir) / translation.FEATURES_FILE) as arrays:
+        features = {name: arrays[name] for name in arrays.files}
+    train_data, valid_data = translation.make_datasets(features, config.train.batch_size, config.train.seed)
+    model = translation.build_and_compile(config, prepared, arch)
+    return fit_and_log(config, model, train_data, valid_data, arch, lineage)
+
+
+def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str,
+                lineage: Lineage) -> tuple[float, int, int]:
+    """Fit a compiled Keras model inside the active MLflow run; log it as ``keras/model.keras``."""
+    import keras
+    import mlflow
+
     monitor = "val_loss" if valid_data is not None else "loss"
     arch_dir = run_dir(config.data_dir(), lineage.dag_id, lineage.dag_run_id) / arch
     (arch_dir / "checkpoints").mkdir(parents=True, exist_ok=True)

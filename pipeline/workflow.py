@@ -1,4 +1,4 @@
-"""The classifier DAG's shape, shared by every text-classification pipeline.
+"""The training DAG's shape, shared by every pipeline (classifiers and translators alike).
 
 start_run -> ingest -> preprocess -> train (one mapped task per architecture) -> evaluate (mapped)
 -> register/promote. Each task calls one function of ``pipeline.tasks`` with small references
@@ -31,9 +31,10 @@ def common_params(source: Param) -> dict[str, Param]:
     }
 
 
-def classifier_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], params: dict[str, Param],
+def training_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], params: dict[str, Param],
                    schedule: str = "@weekly"):
-    """A DAG that trains ``pipeline``'s configured architectures side by side and promotes the best."""
+    """A DAG that trains ``pipeline``'s configured architectures side by side and promotes the best.
+    The stages dispatch on the config's task (classification or translation)."""
 
     @dag(
         dag_id=dag_id,
@@ -47,7 +48,7 @@ def classifier_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], par
                       "on_failure_callback": _mark_run_failed},
         params=params,
     )
-    def classifier():
+    def pipeline_dag():
         @task
         def start_run(params=None, dag=None, run_id=None) -> dict:
             from pipeline import tasks
@@ -94,4 +95,4 @@ def classifier_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], par
         evaluated = evaluate.partial(run=run, prepared=prepared).expand(trained=trained)
         register(run, prepared, evaluated)
 
-    return classifier()
+    return pipeline_dag()

@@ -11,7 +11,9 @@ import importlib.metadata
 from typing import Any, Callable
 
 KONLPY_TAGGERS = ("okt", "komoran", "kkma", "hannanum")
-TOKENIZER_NAMES = ("mecab", *KONLPY_TAGGERS, "english", "whitespace")
+TOKENIZER_NAMES = ("mecab", *KONLPY_TAGGERS, "english", "chars", "whitespace")
+# Character-level tokens cannot contain whitespace: a space is this visible mark instead.
+SPACE_MARK = "▁"
 
 
 def _package_version(name: str) -> str:
@@ -76,7 +78,9 @@ class EnglishTokenizer(Tokenizer):
     ("u.s.", "don't", "1.5", "mid-year"), other punctuation is dropped."""
 
     name = "english"
+    allowed_options = frozenset({"keep_punctuation"})
     WORD = r"[^\W_]+(?:['’.\-][^\W_]+)*\.?"
+    PUNCTUATION = r"|[^\w\s]"  # with keep_punctuation: each mark is a token (translation targets)
 
     @property
     def version(self) -> str:
@@ -85,10 +89,35 @@ class EnglishTokenizer(Tokenizer):
     def _make_tagger(self) -> object:
         import re
 
-        return re.compile(self.WORD)
+        return re.compile(self.WORD + (self.PUNCTUATION if self.options.get("keep_punctuation") else ""))
 
     def _split(self, text: str) -> list[str]:
-        return [token.rstrip(".") if token.count(".") == 1 else token for token in self._tagger.findall(text)]
+        tokens = []
+        for token in self._tagger.findall(text):
+            if token.count(".") == 1 and len(token) > 1 and token.endswith("."):
+                tokens.extend([token[:-1], "."] if self.options.get("keep_punctuation") else [token[:-1]])
+            else:
+                tokens.append(token)
+        return tokens
+
+
+class CharTokenizer(Tokenizer):
+    """One token per character, spaces as ``▁`` (the Keras character-level seq2seq example)."""
+
+    name = "chars"
+
+    def _make_tagger(self) -> object:
+        return list
+
+    def _split(self, text: str) -> list[str]:
+        return [SPACE_MARK if char.isspace() else char for char in text]
+
+
+def detokenize(tokens: list[str], tokenizer_name: str) -> str:
+    """Tokens back to a readable string: characters are joined, words are space-separated."""
+    if tokenizer_name == "chars":
+        return "".join(tokens).replace(SPACE_MARK, " ").strip()
+    return " ".join(tokens)
 
 
 class MecabTokenizer(Tokenizer):
@@ -169,4 +198,6 @@ def make_tokenizer(name: str, options: dict[str, Any] | None = None) -> Tokenize
         return WhitespaceTokenizer(**options)
     if name == "english":
         return EnglishTokenizer(**options)
+    if name == "chars":
+        return CharTokenizer(**options)
     raise ValueError(f"tokenizer {name!r}: expected one of {TOKENIZER_NAMES}")

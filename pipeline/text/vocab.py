@@ -12,6 +12,10 @@ PAD_TOKEN = "<pad>"
 OOV_TOKEN = "<unk>"
 PAD_ID = 0
 OOV_ID = 1
+# Sequence-to-sequence vocabularies reserve these right after <pad> and <unk>.
+SOS_TOKEN = "<sos>"
+EOS_TOKEN = "<eos>"
+SEQ2SEQ_RESERVED = (SOS_TOKEN, EOS_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -25,19 +29,26 @@ class Vocabulary:
 
     @classmethod
     def fit(cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1,
-            max_size: int | None = None) -> "Vocabulary":
-        """Most frequent first; ties broken by token so the result never depends on row order."""
+            max_size: int | None = None, reserved: Sequence[str] = ()) -> "Vocabulary":
+        """Most frequent first; ties broken by token so the result never depends on row order.
+        ``reserved`` tokens (e.g. ``<sos>``, ``<eos>``) follow ``<pad>`` and ``<unk>``."""
         if min_freq < 1:
             raise ValueError(f"min_freq={min_freq}: must be at least 1")
         if max_size is not None and max_size < 3:
             raise ValueError(f"max_size={max_size}: must leave room for padding, OOV and a token")
         counts = Counter(token for tokens in token_lists for token in tokens)
-        for special in (PAD_TOKEN, OOV_TOKEN):
+        specials = (PAD_TOKEN, OOV_TOKEN, *reserved)
+        for special in specials:
             counts.pop(special, None)
         kept = sorted((token for token, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t))
         if max_size is not None:
-            kept = kept[: max_size - 2]
-        return cls((PAD_TOKEN, OOV_TOKEN, *kept))
+            kept = kept[: max_size - len(specials)]
+        return cls((*specials, *kept))
+
+    def id_of(self, token: str) -> int:
+        if token not in self._index:
+            raise KeyError(f"{token!r} is not in the vocabulary")
+        return self._index[token]
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -48,6 +48,12 @@ def test_reuters_dag_has_the_same_shape_and_corpus_params(dagbag):
     assert reuters.schedule == nsmc.schedule or str(reuters.timetable) == str(nsmc.timetable)
 
 
+def test_translation_dag_has_the_same_shape(dagbag):
+    nsmc, translation = dagbag.dags["nsmc_sentiment"], dagbag.dags["aihub_translation"]
+    assert {t.task_id for t in translation.tasks} == {t.task_id for t in nsmc.tasks}
+    assert set(translation.params.keys()) == set(nsmc.params.keys()) | {"corpus"}
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parsing_imports_no_heavy_modules(path):
     code = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
