@@ -40,6 +40,7 @@ def comparison_figure(frame: pd.DataFrame, title: str):
     axes.set_xlim(0.0 if percent else max(0.0, low - 0.05), top)
     axes.set_xlabel("test split")
     axes.set_title(title)
-    axes.legend(loc="lower right")
+    # Outside the axes: inside, it hid the value labels of the bottom bars.
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     figure.tight_layout()
     return figure

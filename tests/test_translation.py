@@ -1,0 +1,64 @@
+"""Translation preprocessing: a vocabulary per side with <sos>/<eos>, shifted decoder arrays, char level."""
+
+import numpy as np
+import pytest
+
+from pipeline.config import load_config
+from pipeline.ingest import run_ingest
+from pipeline.io import read_json
+from pipeline.text.tokenizers import detokenize, make_tokenizer
+from pipeline.text.vocab import EOS_TOKEN, SOS_TOKEN, Vocabulary
+from pipeline.translation import (FEATURES_FILE, SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE, corpus_scores, load_split,
+                                  run_preprocess_pairs)
+
+PAIRS = [("Go.", "Va !"), ("Run!", "Cours !"), ("I see.", "Je vois."), ("Hello!", "Bonjour !"),
+         ("I won!", "J'ai gagné !"), ("Thanks.", "Merci."), ("Come in.", "Entrez."), ("Get up.", "Lève-toi.")] * 3
+
+
+def _config(tmp_path, **overrides):
+    path = tmp_path / "fra.txt"
+    path.write_text("".join(f"{en} {i}\t{fr} {i}\n" for i, (en, fr) in enumerate(PAIRS)), encoding="utf-8")
+    return load_config("aihub_translation", {
+        "data_root": str(tmp_path / "data"), "corpus.source": str(path), "corpus.name": "tsv_pairs",
+        "corpus.source_lang": "en", "corpus.target_lang": "fr", "text.tokenizer": "english", "text.keep": "all",
+        "text.workers": 1, "target_text.workers": 1, "text.min_freq": 1, "target_text.min_freq": 1,
+        "corpus.valid_fraction": 0.1, "corpus.test_fraction": 0.2, **overrides})
+
+
+def _prepare(config):
+    ingested = run_ingest(config)
+    return run_preprocess_pairs(config, ingested.table_path, ingested.table_digest)
+
+
+def test_decoder_arrays_are_teacher_forcing_shifts_with_sos_and_eos(tmp_path):
+    prepared = _prepare(_config(tmp_path))
+    target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
+    source_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{SOURCE_VOCAB_FILE}"))
+    assert source_vocab.tokens[:4] == target_vocab.tokens[:4] == ("<pad>", "<unk>", SOS_TOKEN, EOS_TOKEN)
+    sos, eos = target_vocab.id_of(SOS_TOKEN), target_vocab.id_of(EOS_TOKEN)
+    with np.load(f"{prepared.features_dir}/{FEATURES_FILE}") as arrays:
+        decoder_in, decoder_out = arrays["decoder_in_train"], arrays["decoder_out_train"]
+    assert (decoder_in[:, 0] == sos).all()
+    for row_in, row_out in zip(decoder_in, decoder_out):
+        length = int((row_out > 0).sum())
+        assert row_out[length - 1] == eos and (row_in[1:length] == row_out[: length - 1]).all()
+    assert target_vocab.decode(decoder_out[0][:3])[:2] != ["<unk>", "<unk>"]
+    assert "!" in target_vocab.tokens  # the target side keeps punctuation as tokens
+    assert _prepare(_config(tmp_path)).token_cache_hit  # a rerun reuses the features
+
+
+def test_character_level_option(tmp_path):
+    prepared = _prepare(_config(tmp_path, **{"target_text.tokenizer": "chars", "target_text.tokenizer_options": {}}))
+    target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
+    assert {"v", "a", "▁", "!"} <= set(target_vocab.tokens)
+    chars = make_tokenizer("chars").tokenize("va !")
+    assert detokenize(chars, "chars") == "va !"
+
+
+def test_references_are_the_cleaned_targets_and_bleu_is_sacrebleu(tmp_path):
+    config = _config(tmp_path)
+    prepared = _prepare(config)
+    test = load_split(prepared.features_dir, "test")
+    assert len(test.sources) == len(test.references) == prepared.rows["test"]
+    assert all(reference == reference.lower() for reference in test.references)
+    assert corpus_scores(test.references, test.references)["bleu"] == pytest.approx(100.0)
