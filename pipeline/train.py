@@ -35,17 +35,19 @@ class TrainResult:
         return asdict(self)
 
 
-def make_datasets(features: dict, batch_size: int, seed: int):
+def make_datasets(splits: dict, batch_size: int, seed: int):
+    """(train, valid or None) tf.data pipelines from ``{"train": (x, y), "valid": (x, y)}``;
+    ``x`` may be a tuple of arrays (a model with several inputs)."""
     import tensorflow as tf
 
     def dataset(split: str, shuffle: bool):
-        x, y = features[f"x_{split}"], features[f"y_{split}"]
+        x, y = splits[split]
         data = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle:
-            data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    has_valid = len(features["x_valid"]) > 0
+    has_valid = len(splits["valid"][1]) > 0
     return dataset("train", True), (dataset("valid", False) if has_valid else None)
 
 
@@ -85,7 +87,8 @@ def fit_keras(config: PipelineConfig, prepared: PreprocessResult, arch: str,
     keras.utils.set_random_seed(config.train.seed)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
         features = {name: arrays[name] for name in arrays.files}
-    train_data, valid_data = make_datasets(features, config.train.batch_size, config.train.seed)
+    splits = {split: (features[f"x_{split}"], features[f"y_{split}"]) for split in ("train", "valid")}
+    train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
     model = build_model(arch, config.model, prepared.vocab_size, prepared.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
                   loss=loss_for(prepared.num_classes), metrics=["accuracy"])
@@ -101,7 +104,9 @@ def fit_seq2seq(config: PipelineConfig, prepared, arch: str, lineage: Lineage) -
     keras.utils.set_random_seed(config.train.seed)
     with np.load(Path(prepared.features_dir) / translation.FEATURES_FILE) as arrays:
         features = {name: arrays[name] for name in arrays.files}
-    train_data, valid_data = translation.make_datasets(features, config.train.batch_size, config.train.seed)
+    splits = {split: ((features[f"x_{split}"], features[f"decoder_in_{split}"]), features[f"decoder_out_{split}"])
+              for split in ("train", "valid")}
+    train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
     model = translation.build_and_compile(config, prepared, arch)
     return fit_and_log(config, model, train_data, valid_data, arch, lineage)
 

@@ -129,20 +129,6 @@ def run_preprocess_pairs(config: PipelineConfig, table_path: str, table_digest: 
     return result
 
 
-def make_datasets(features: dict, batch_size: int, seed: int):
-    import tensorflow as tf
-
-    def dataset(split: str, shuffle: bool):
-        data = tf.data.Dataset.from_tensor_slices(
-            ((features[f"x_{split}"], features[f"decoder_in_{split}"]), features[f"decoder_out_{split}"]))
-        if shuffle:
-            data = data.shuffle(len(features[f"x_{split}"]), seed=seed, reshuffle_each_iteration=True)
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-    has_valid = len(features["x_valid"]) > 0
-    return dataset("train", True), (dataset("valid", False) if has_valid else None)
-
-
 def build_and_compile(config: PipelineConfig, prepared: TranslationPrepared, arch: str):
     import keras
 
