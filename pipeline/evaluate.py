@@ -121,22 +121,22 @@ def load_predictor(trained: TrainResult, prepared: PreprocessResult):
         baseline = mlflow.sklearn.load_model(trained.model_uri)
         test_tokens = split_tokens(prepared.features_dir, "test")
         return (lambda x_test: baseline.predict_proba(test_tokens)), None
-    import keras
     import mlflow
 
     from models.classifiers import class_probabilities
+    from models.saving import load_keras_model
 
-    model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
+    model = load_keras_model(mlflow.artifacts.download_artifacts(trained.model_uri))
     return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model
 
 
 def _evaluate_translator(config: PipelineConfig, prepared, trained: TrainResult) -> EvalResult:
-    import keras
     import mlflow
 
+    from models.saving import load_keras_model
     from pipeline.translation import evaluate_translator
 
-    model = keras.saving.load_model(mlflow.artifacts.download_artifacts(trained.model_uri))
+    model = load_keras_model(mlflow.artifacts.download_artifacts(trained.model_uri))
     with mlflow.start_run(run_id=trained.run_id):
         scores = evaluate_translator(config, prepared, model, trained.arch)
     log.info("%s test scores: %s", trained.arch, scores)

@@ -73,9 +73,9 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
         self.truncate_from = spec["text_config"]["truncate_from"]
         self.label_names = list(spec["label_names"])
         if "keras_model" in context.artifacts:
-            import keras
+            from models.saving import load_keras_model
 
-            self.keras_model = keras.saving.load_model(context.artifacts["keras_model"])
+            self.keras_model = load_keras_model(context.artifacts["keras_model"])
             self.baseline = None
         else:
             import mlflow.sklearn
@@ -174,8 +174,7 @@ class RawTextTranslator(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context) -> None:
-        import keras
-
+        from models.saving import load_keras_model
         from models.seq2seq import InferenceModels
         from pipeline.config import TextConfig
         from pipeline.io import read_json
@@ -192,7 +191,7 @@ class RawTextTranslator(mlflow.pyfunc.PythonModel):
         self.max_output_len = int(spec["max_output_len"])
         self.defaults = spec["decode"]
         self.sos, self.eos = self.target_vocab.id_of(SOS_TOKEN), self.target_vocab.id_of(EOS_TOKEN)
-        self.inference = InferenceModels.from_training_model(keras.saving.load_model(context.artifacts["keras_model"]))
+        self.inference = InferenceModels.from_training_model(load_keras_model(context.artifacts["keras_model"]))
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from models.decoding import beam_decode, greedy_decode

@@ -1,5 +1,9 @@
 """The raw-text pyfunc, saved and loaded through MLflow for real (no registry needed)."""
 
+import json
+import subprocess
+import sys
+
 import mlflow.pyfunc
 import numpy as np
 import pytest
@@ -21,17 +25,25 @@ def attention_pyfunc(small_config, tmp_path):
     mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=RawTextClassifier(), signature=serving_signature(),
                              artifacts={"keras_model": str(tmp_path / "model.keras"),
                                         "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"})
-    return mlflow.pyfunc.load_model(str(tmp_path / "pyfunc")), prepared
+    return tmp_path / "pyfunc", prepared
 
 
-def test_attention_model_returns_weights_per_token_when_asked(attention_pyfunc):
-    model, prepared = attention_pyfunc
-    texts = ["이 영화 정말 재밌어요", "지루하고 최악이었다 " * 40]
-    plain = model.predict(texts)
-    assert list(plain.columns) == ["label", "label_id", "probability"]
-    inspected = model.predict(texts, params={"return_attention": True})
-    np.testing.assert_allclose(inspected["probability"], plain["probability"], rtol=1e-5)
-    first, long = inspected["attention"]
+def test_attention_model_returns_weights_per_token_when_asked(attention_pyfunc, tmp_path):
+    """In a fresh process, as a server loads it: the custom attention layer must load there too."""
+    path, prepared = attention_pyfunc
+    code = ("import json, sys, mlflow.pyfunc; m = mlflow.pyfunc.load_model(sys.argv[1]); "
+            "texts = ['이 영화 정말 재밌어요', '지루하고 최악이었다 ' * 40]; "
+            "plain = m.predict(texts); inspected = m.predict(texts, params={'return_attention': True}); "
+            "print(json.dumps({'columns': list(plain.columns), 'plain': plain['probability'].tolist(), "
+            "'inspected': inspected['probability'].tolist(), 'attention': inspected['attention'].tolist()}, "
+            "ensure_ascii=False))")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["columns"] == ["label", "label_id", "probability"]
+    np.testing.assert_allclose(out["inspected"], out["plain"], rtol=1e-5)
+    first, long = out["attention"]
     assert [token for token, _ in first][:2] == ["이", "영화"]
     assert sum(weight for _, weight in first) == pytest.approx(1.0, abs=1e-4)
     # A long text is cut to the model's length from the start: its weights cover the last tokens.
