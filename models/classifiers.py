@@ -22,9 +22,11 @@ def classification_head(features: keras.KerasTensor, num_classes: int) -> keras.
     """One sigmoid unit for two classes, softmax otherwise (the loss follows: see loss_for)."""
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes}: a classifier needs at least two classes")
+    # float32 even under a mixed-precision policy: probabilities and the loss need the range.
     if num_classes == 2:
-        return layers.Dense(1, activation="sigmoid", name="probability")(features)  # (batch, 1)
-    return layers.Dense(num_classes, activation="softmax", name="probabilities")(features)  # (batch, classes)
+        return layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(features)  # (batch, 1)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32",
+                        name="probabilities")(features)  # (batch, classes)
 
 
 def embedded_tokens(config: ModelConfig, vocab_size: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:

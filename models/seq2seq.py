@@ -64,7 +64,8 @@ def build_seq2seq(source_vocab: int, target_vocab: int, embedding_dim: int, unit
         decoded = layers.Dense(decoder_units, activation="tanh", name=COMBINE)(
             layers.Concatenate(name="decoder_and_context")([decoded, context]))
     decoded = layers.Dropout(dropout_rate, name="output_dropout")(decoded)
-    probabilities = layers.Dense(target_vocab, activation="softmax", name=OUTPUT)(decoded)  # (batch, T, V)
+    probabilities = layers.Dense(target_vocab, activation="softmax", dtype="float32",
+                                 name=OUTPUT)(decoded)  # (batch, T, V), float32 under mixed precision
     return keras.Model([source_ids, decoder_input_ids], probabilities, name=name)
 
 

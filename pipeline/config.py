@@ -129,6 +129,8 @@ class TrainConfig(_Frozen):
     learning_rate: float = Field(1e-3, gt=0)
     early_stopping_patience: int = Field(2, ge=0)
     seed: int = 42
+    # float16 compute with float32 weights on GPUs that support it (outputs stay float32).
+    mixed_precision: bool = False
 
 
 class RegistryConfig(_Frozen):

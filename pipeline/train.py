@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -89,9 +90,10 @@ def fit_keras(config: PipelineConfig, prepared: PreprocessResult, arch: str,
         features = {name: arrays[name] for name in arrays.files}
     splits = {split: (features[f"x_{split}"], features[f"y_{split}"]) for split in ("train", "valid")}
     train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
-    model = build_model(arch, config.model, prepared.vocab_size, prepared.num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
-                  loss=loss_for(prepared.num_classes), metrics=["accuracy"])
+    with device_scope(config):
+        model = build_model(arch, config.model, prepared.vocab_size, prepared.num_classes)
+        model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                      loss=loss_for(prepared.num_classes), metrics=["accuracy"])
     return fit_and_log(config, model, train_data, valid_data, arch, lineage)
 
 
@@ -107,8 +109,24 @@ def fit_seq2seq(config: PipelineConfig, prepared, arch: str, lineage: Lineage) -
     splits = {split: ((features[f"x_{split}"], features[f"decoder_in_{split}"]), features[f"decoder_out_{split}"])
               for split in ("train", "valid")}
     train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
-    model = translation.build_and_compile(config, prepared, arch)
+    with device_scope(config):
+        model = translation.build_and_compile(config, prepared, arch)
     return fit_and_log(config, model, train_data, valid_data, arch, lineage)
+
+
+@contextlib.contextmanager
+def device_scope(config: PipelineConfig):
+    """Build and compile inside the strategy the worker's devices call for; record it on the run."""
+    import mlflow
+
+    from pipeline.devices import set_precision, training_strategy
+
+    strategy, devices = training_strategy()
+    policy = set_precision(config.train.mixed_precision)
+    mlflow.set_tags({"rnnflow.devices": devices, "rnnflow.precision": policy})
+    log.info("training on %s with %s precision", devices, policy)
+    with strategy.scope():
+        yield
 
 
 def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str,

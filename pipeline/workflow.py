@@ -7,9 +7,14 @@ through XCom. Building the DAG imports only ``airflow.sdk``: parsing stays fast 
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
+
+# Training tasks go to this Celery queue (the distributed deployment sets it to "gpu", where the
+# GPU workers listen); unset, they share Airflow's default queue with everything else.
+TRAIN_QUEUE_ENV = "RNNFLOW_TRAIN_QUEUE"
 
 TOKENIZERS = [None, "mecab", "okt", "komoran", "kkma", "hannanum", "english", "whitespace"]
 
@@ -18,6 +23,11 @@ def _mark_run_failed(context) -> None:
     from pipeline import tasks
 
     tasks.mark_run_failed(context)
+
+
+def train_queue() -> dict[str, str]:
+    queue = os.environ.get(TRAIN_QUEUE_ENV, "").strip()
+    return {"queue": queue} if queue else {}
 
 
 def common_params(source: Param) -> dict[str, Param]:
@@ -71,7 +81,7 @@ def training_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], param
 
             return tasks.preprocess(run, ingested)
 
-        @task(execution_timeout=timedelta(hours=6))
+        @task(execution_timeout=timedelta(hours=6), **train_queue())
         def train(run: dict, prepared: dict, arch: str) -> dict:
             from pipeline import tasks
 
