@@ -25,7 +25,7 @@ def _workbook(path, header, rows):
 
 
 def _config(tmp_path, source, **overrides):
-    return load_config("nsmc", {"data_root": str(tmp_path / "data"), "corpus.source": str(source),
+    return load_config("aihub_translation", {"data_root": str(tmp_path / "data"), "corpus.source": str(source),
                                 "corpus.valid_fraction": 0.2, "corpus.test_fraction": 0.2, **overrides})
 
 
