@@ -51,7 +51,9 @@ def ensure_airflow_db() -> None:
     import importlib.metadata
 
     marker = airflow_home() / f".rnnflow-db-migrated-{importlib.metadata.version('apache-airflow-core')}"
-    if marker.exists():
+    # The default store is a file: if it was deleted, the marker alone must not skip the migration.
+    external_db = bool(os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    if marker.exists() and (external_db or (airflow_home() / "airflow.db").is_file()):
         return
     airflow_home().mkdir(parents=True, exist_ok=True)
     log.info("initialising the Airflow metadata DB in %s", airflow_home())
