@@ -130,7 +130,8 @@ def _serving_parts(config: PipelineConfig, prepared, best: EvalResult, model_pat
         artifacts = {"keras_model": model_path, "text_spec": str(features_dir / translation.TEXT_SPEC_FILE),
                      "source_vocab": str(features_dir / translation.SOURCE_VOCAB_FILE),
                      "target_vocab": str(features_dir / translation.TARGET_VOCAB_FILE)}
-        return (RawTextTranslator(), artifacts, translator_signature(),
+        signature = translator_signature(config.decode.beam_width, config.decode.length_penalty)
+        return (RawTextTranslator(), artifacts, signature,
                 translation.load_split(features_dir, "test").sources)
     from pipeline.preprocess import split_texts
     from pipeline.serving import RawTextClassifier, serving_signature

@@ -153,15 +153,19 @@ def token_attention(inspector, vocab, token_lists: Sequence[Sequence[str]], max_
     return np.asarray(outputs), pairs
 
 
-def translator_signature():
-    """Raw source strings in; ``translation`` (and ``score``) out; decoding options as params."""
+def translator_signature(beam_width: int = 5, length_penalty: float = 1.0):
+    """Raw source strings in; ``translation`` (and ``score``) out; decoding options as params.
+
+    MLflow fills unspecified params from these defaults, so they must be the run's own
+    ``decode`` settings, or a caller who sets nothing would get another decoding than evaluated."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     return ModelSignature(
         inputs=Schema([ColSpec("string")]),
         outputs=Schema([ColSpec("string", "translation"), ColSpec("double", "score")]),
-        params=ParamSchema([ParamSpec("beam_width", "long", 5), ParamSpec("length_penalty", "double", 1.0),
+        params=ParamSchema([ParamSpec("beam_width", "long", beam_width),
+                            ParamSpec("length_penalty", "double", float(length_penalty)),
                             ParamSpec("max_length", "long", 0), ParamSpec("return_attention", "boolean", False)]),
     )
 

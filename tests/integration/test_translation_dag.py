@@ -49,6 +49,10 @@ def test_translation_dag_registers_a_raw_text_translator(airflow_db, mlflow_stor
     artifacts = {a.path for a in client.list_artifacts(attention_run.info.run_id, "evaluation")}
     assert {"evaluation/alignment_heatmap.png", "evaluation/alignments.json"} <= artifacts
     [version] = client.search_model_versions("name = 'koen-translator'")
+    # Unset params take the signature's defaults: they must be the run's decode settings (beam 3 here).
+    params = {p.name: p.default for p in mlflow.models.get_model_info(
+        "models:/koen-translator@champion").signature.params.params}
+    assert params["beam_width"] == 3 and params["length_penalty"] == 1.0
     assert str(client.get_model_version_by_alias("koen-translator", "champion").version) == str(version.version)
 
     # A fresh process loads the champion and translates raw Korean, greedy and with a beam.
