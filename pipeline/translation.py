@@ -35,6 +35,9 @@ SUMMARY_FILE = "summary.json"
 PREPROCESS_VERSION = "1"
 SAMPLE_TRANSLATIONS = 50
 ALIGNMENT_EXAMPLES = 6
+# Heatmaps show at most this many output tokens: a degenerate model's 50-token loops made a
+# 4,500-pixel figure nobody could read.
+ALIGNMENT_MAX_OUTPUT = 30
 
 
 @dataclass(frozen=True)
@@ -231,9 +234,11 @@ def _log_evaluation(arch, prepared, test: TranslationSet, outputs, scores, atten
         for i in rows[: ALIGNMENT_EXAMPLES]:
             decoded = outputs["greedy"][i]
             source_tokens = source_vocab.decode(test.source_ids[i])
-            examples.append({"source_tokens": source_tokens, "output_tokens": target_vocab.decode(decoded.ids),
-                             "weights": decoded.attention[:, : len(source_tokens)].tolist(),
-                             "caption": f"test row {int(i)}: {test.sources[i][:60]}"})
+            shown = decoded.ids[:ALIGNMENT_MAX_OUTPUT]
+            more = f" (first {len(shown)} of {len(decoded.ids)} output tokens)" if len(shown) < len(decoded.ids) else ""
+            examples.append({"source_tokens": source_tokens, "output_tokens": target_vocab.decode(shown),
+                             "weights": decoded.attention[: len(shown), : len(source_tokens)].tolist(),
+                             "caption": f"test row {int(i)}: {test.sources[i][:60]}{more}"})
         if any(example["output_tokens"] for example in examples):
             mlflow.log_dict(examples, "evaluation/alignments.json")
             mlflow.log_figure(alignment_heatmap([e for e in examples if e["output_tokens"]],
