@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipeline.config import PipelineConfig
 from pipeline.io import atomic_dir, digest_strings, read_json, write_json
+from pipeline.preprocess import FEATURES_FILE, SPLITS, SUMMARY_FILE, TEXT_SPEC_FILE
 from pipeline.text.parallel import cached_tokenize, token_cache_key
 from pipeline.text.processor import TextProcessor
 from pipeline.text.vocab import (EOS_TOKEN, SEQ2SEQ_RESERVED, SOS_TOKEN, Vocabulary, length_at_percentile,
@@ -26,12 +27,9 @@ from pipeline.text.vocab import (EOS_TOKEN, SEQ2SEQ_RESERVED, SOS_TOKEN, Vocabul
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
-FEATURES_FILE = "features.npz"
+# The feature folder's shared file names come from the classification stage: one place for each.
 SOURCE_VOCAB_FILE = "source_vocab.json"
 TARGET_VOCAB_FILE = "target_vocab.json"
-TEXT_SPEC_FILE = "text_spec.json"
-SUMMARY_FILE = "summary.json"
 PREPROCESS_VERSION = "1"
 SAMPLE_TRANSLATIONS = 50
 ALIGNMENT_EXAMPLES = 6
