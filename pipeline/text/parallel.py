@@ -2,12 +2,18 @@
 
 Workers are spawned, never forked: a konlpy JVM (or any native state) in the parent must not be
 inherited, and each worker starts its own tokenizer (and JVM) in its initializer.
+
+Inside a Celery prefork worker (Airflow's CeleryExecutor) the task's process is marked daemonic,
+and multiprocessing refuses to start children there; ``_children_allowed`` lifts that for the
+pool's lifetime (the pool is always shut down before the task returns).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import multiprocessing.process
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,6 +40,30 @@ def _tokenize_chunk(texts: Sequence[str]) -> list[str]:
     return _worker_processor.joined_tokens(texts)
 
 
+@contextlib.contextmanager
+def _children_allowed():
+    """Let a Celery pool child (billiard) own the tokenizer pool, for the pool's lifetime.
+
+    billiard marks its pool children daemonic, and multiprocessing forbids children of daemons so
+    that none outlive a parent killed at exit: here the pool lives inside a ``with`` block that
+    joins every worker, and a spawned worker whose parent dies exits when its pipe closes. billiard
+    also leaves its own AuthenticationString as the process' authkey, which the spawn start method
+    refuses to pickle; the same key as the standard library's type goes instead.
+    """
+    config = multiprocessing.process.current_process()._config
+    saved = {key: config[key] for key in ("daemon", "authkey") if key in config}
+    if config.get("daemon"):
+        log.info("tokenizing in a daemonic process (e.g. a Celery worker): allowing its pool's children")
+        config["daemon"] = False
+    authkey = config.get("authkey")
+    if authkey is not None and type(authkey) is not multiprocessing.process.AuthenticationString:
+        config["authkey"] = multiprocessing.process.AuthenticationString(bytes(authkey))
+    try:
+        yield
+    finally:
+        config.update(saved)
+
+
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -53,8 +83,8 @@ def tokenize_texts(texts: Sequence[str], config: TextConfig, progress: bool = Tr
             bar.update(len(part))
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(config.model_dump(mode="json"),)) as pool:
+        with _children_allowed(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                                      initargs=(config.model_dump(mode="json"),)) as pool:
             for part in pool.map(_tokenize_chunk, chunks):
                 results.extend(part)
                 bar.update(len(part))

@@ -1,0 +1,184 @@
+"""Real PostgreSQL, Redis and long-running processes for the distributed tests.
+
+Each test gets its own fresh PostgreSQL database and an empty Redis database number, both removed
+afterwards. Processes are started in their own session with a marker in their environment, so
+teardown can stop the whole tree and then prove that no descendant is left behind.
+
+Without the services a test skips, unless RNNFLOW_REQUIRE_SERVICES=1 (CI sets it): then it fails,
+so a CI machine that lost its PostgreSQL or Redis cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+PG_HOST = os.environ.get("RNNFLOW_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("RNNFLOW_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("RNNFLOW_TEST_PG_USER", "postgres")
+REDIS_HOST = os.environ.get("RNNFLOW_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("RNNFLOW_TEST_REDIS_PORT", "6379"))
+MARKER_ENV = "RNNFLOW_TEST_PROCESS_MARKER"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("RNNFLOW_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} (RNNFLOW_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh database; yields its name and drops it (with any connection left) afterwards."""
+    import psycopg2
+
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def postgres_url(database: str, driver: str = "postgresql") -> str:
+    return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+@contextlib.contextmanager
+def redis_database() -> Iterator[str]:
+    """An empty Redis database number (the server may be shared); yields its URL, flushed afterwards."""
+    import redis
+
+    require("Redis", REDIS_HOST, REDIS_PORT)
+    for number in range(15, 0, -1):
+        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number)
+        # Claim the number with a key, so a concurrent test does not take the same one.
+        if client.dbsize() == 0 and client.set("rnnflow-test-claim", "1", nx=True):
+            break
+        client.close()
+    else:
+        pytest.fail(f"no empty Redis database on {REDIS_HOST}:{REDIS_PORT}")
+    try:
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{number}"
+    finally:
+        client.flushdb()
+        client.close()
+
+
+class ProcessGroup:
+    """Long-running commands, each in its own session, all marked so none can escape teardown."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.marker = uuid.uuid4().hex
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        return {**base, MARKER_ENV: self.marker}
+
+    def start(self, name: str, command: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "w")
+        process = subprocess.Popen(command, env=self.env(env), stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=cwd, start_new_session=True)
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def log_tail(self, chars: int = 3000) -> str:
+        parts = []
+        for name in self.processes:
+            text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+            parts.append(f"--- {name} ---\n{text[-chars:]}")
+        return "\n".join(parts)
+
+    def assert_running(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited with {process.returncode}\n{self.log_tail()}")
+
+    def leftovers(self) -> list[int]:
+        """PIDs of live processes carrying this group's marker (any descendant inherits it)."""
+        needle = f"{MARKER_ENV}={self.marker}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if needle in environ and state != "Z":
+                found.append(int(entry.name))
+        return found
+
+    def stop(self, timeout: float = 60) -> list[int]:
+        """SIGTERM every group, wait, SIGKILL what is left; returns the marked PIDs still alive."""
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        # Children may have left their parent's group (Airflow's task supervisor, gunicorn workers):
+        # the marker finds them.
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(1)
+        for pid in self.leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for process in self.processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        time.sleep(1)
+        return self.leftovers()
+
+
+def wait_for(predicate, timeout: float, what: str, group: ProcessGroup | None = None, interval: float = 2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if group is not None:
+            group.assert_running()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    tail = group.log_tail() if group is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
