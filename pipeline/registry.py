@@ -162,8 +162,10 @@ def translation_score_on_test_split(model_uri: str, prepared, metric: str) -> fl
     from pipeline.translation import corpus_scores, load_split
 
     test = load_split(prepared.features_dir, "test")
-    translations = mlflow.pyfunc.load_model(model_uri).predict(test.sources)["translation"].tolist()
-    return corpus_scores(translations, test.references)[metric]
+    rows, reference_sets = test.by_source()
+    sources = [test.sources[row] for row in rows]
+    translations = mlflow.pyfunc.load_model(model_uri).predict(sources)["translation"].tolist()
+    return corpus_scores(translations, reference_sets)[metric]
 
 
 def score_on_test_split(model_uri: str, prepared: PreprocessResult, metric: str) -> float:

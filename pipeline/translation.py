@@ -152,6 +152,21 @@ class TranslationSet:
     sos: int
     eos: int
 
+    def by_source(self) -> tuple[np.ndarray, list[list[str]]]:
+        """The rows to translate and, for each, every reference the split holds for its source.
+
+        Parallel corpora repeat a source with different translations (fra.txt: 1,706 of 4,920 test
+        sources have 2-12). Scored row by row, one output would be compared with each translation
+        separately and counted once per repeat; scored once per source against all of them, an
+        output that matches any translation counts as it should (multi-reference BLEU).
+        """
+        first_row: dict[str, int] = {}
+        references: dict[str, list[str]] = {}
+        for row, (source, reference) in enumerate(zip(self.sources, self.references)):
+            first_row.setdefault(source, row)
+            references.setdefault(source, []).append(reference)
+        return np.array(list(first_row.values()), dtype=int), list(references.values())
+
 
 def load_split(features_dir: str | Path, split: str) -> TranslationSet:
     from pipeline.config import TextConfig
@@ -170,11 +185,17 @@ def load_split(features_dir: str | Path, split: str) -> TranslationSet:
                           target_vocab.id_of(SOS_TOKEN), target_vocab.id_of(EOS_TOKEN))
 
 
-def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+def corpus_scores(hypotheses: list[str], references: list[list[str]]) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu), each hypothesis against its own list of references."""
     import sacrebleu
 
-    return {"bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
-            "chrf": float(sacrebleu.corpus_chrf(hypotheses, [references]).score)}
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} reference lists")
+    depth = max((len(refs) for refs in references), default=1)
+    # sacrebleu takes reference *streams*; None where a segment has fewer references.
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(depth)]
+    return {"bleu": float(sacrebleu.corpus_bleu(hypotheses, streams).score),
+            "chrf": float(sacrebleu.corpus_chrf(hypotheses, streams).score)}
 
 
 def evaluate_translator(config: PipelineConfig, prepared: TranslationPrepared, model, arch: str,
@@ -185,24 +206,26 @@ def evaluate_translator(config: PipelineConfig, prepared: TranslationPrepared, m
     from pipeline.text.tokenizers import detokenize
 
     test = load_split(prepared.features_dir, "test")
+    rows, reference_sets = test.by_source()
+    source_ids = test.source_ids[rows]
     target_vocab = Vocabulary.from_dict(read_json(Path(prepared.features_dir) / TARGET_VOCAB_FILE))
     tokenizer_name = config.target_text.tokenizer
     inference = InferenceModels.from_training_model(model)
     decode = config.decode
-    outputs, scores = {}, {}
+    outputs, scores = {}, {"sources": len(rows), "references": len(test.references)}
     for method in ("greedy", "beam"):
         start = time.perf_counter()
         if method == "greedy":
-            decoded = greedy_decode(inference, test.source_ids, test.sos, test.eos, prepared.max_output_len,
+            decoded = greedy_decode(inference, source_ids, test.sos, test.eos, prepared.max_output_len,
                                     batch_size=decode.batch_size)
         else:
-            decoded = beam_decode(inference, test.source_ids, test.sos, test.eos, prepared.max_output_len,
+            decoded = beam_decode(inference, source_ids, test.sos, test.eos, prepared.max_output_len,
                                   beam_width=decode.beam_width, alpha=decode.length_penalty,
                                   batch_size=max(1, decode.batch_size // decode.beam_width))
         seconds = time.perf_counter() - start
         outputs[method] = decoded
         hypotheses = [detokenize(target_vocab.decode(d.ids), tokenizer_name) for d in decoded]
-        for name, value in corpus_scores(hypotheses, test.references).items():
+        for name, value in corpus_scores(hypotheses, reference_sets).items():
             scores[f"{name}_{method}"] = value
         scores[f"{method}_sentences_per_second"] = len(decoded) / seconds
         outputs[f"{method}_text"] = hypotheses
@@ -210,33 +233,37 @@ def evaluate_translator(config: PipelineConfig, prepared: TranslationPrepared, m
     scores["bleu"], scores["chrf"] = scores[f"bleu_{served}"], scores[f"chrf_{served}"]
     scores["inference_sentences_per_second"] = scores[f"{served}_sentences_per_second"]
     if log_to_mlflow:
-        _log_evaluation(arch, prepared, test, outputs, scores, has_attention(model), target_vocab)
+        _log_evaluation(arch, prepared, test, rows, reference_sets, outputs, scores, has_attention(model),
+                        target_vocab)
     return scores
 
 
-def _log_evaluation(arch, prepared, test: TranslationSet, outputs, scores, attention: bool, target_vocab) -> None:
+def _log_evaluation(arch, prepared, test: TranslationSet, rows: np.ndarray, reference_sets: list[list[str]],
+                    outputs, scores, attention: bool, target_vocab) -> None:
+    """Metrics, sample translations and alignments; ``outputs`` follow ``rows`` (one per test source)."""
     import mlflow
 
     from pipeline.plots import alignment_heatmap
 
     mlflow.log_metrics({f"test_{name}": value for name, value in scores.items()})
-    count = min(SAMPLE_TRANSLATIONS, len(test.sources))
-    rows = np.unique(np.linspace(0, len(test.sources) - 1, count).round().astype(int))
+    count = min(SAMPLE_TRANSLATIONS, len(rows))
+    shown_at = np.unique(np.linspace(0, len(rows) - 1, count).round().astype(int))
     mlflow.log_table(pd.DataFrame({
-        "source": [test.sources[i] for i in rows], "reference": [test.references[i] for i in rows],
-        "greedy": [outputs["greedy_text"][i] for i in rows], "beam": [outputs["beam_text"][i] for i in rows],
+        "source": [test.sources[rows[j]] for j in shown_at],
+        "references": [" | ".join(reference_sets[j]) for j in shown_at],
+        "greedy": [outputs["greedy_text"][j] for j in shown_at], "beam": [outputs["beam_text"][j] for j in shown_at],
     }), "evaluation/sample_translations.json")
     if attention:
         source_vocab = Vocabulary.from_dict(read_json(Path(prepared.features_dir) / SOURCE_VOCAB_FILE))
         examples = []
-        for i in rows[: ALIGNMENT_EXAMPLES]:
-            decoded = outputs["greedy"][i]
-            source_tokens = source_vocab.decode(test.source_ids[i])
+        for j in shown_at[: ALIGNMENT_EXAMPLES]:
+            decoded, row = outputs["greedy"][j], rows[j]
+            source_tokens = source_vocab.decode(test.source_ids[row])
             shown = decoded.ids[:ALIGNMENT_MAX_OUTPUT]
             more = f" (first {len(shown)} of {len(decoded.ids)} output tokens)" if len(shown) < len(decoded.ids) else ""
             examples.append({"source_tokens": source_tokens, "output_tokens": target_vocab.decode(shown),
                              "weights": decoded.attention[: len(shown), : len(source_tokens)].tolist(),
-                             "caption": f"test row {int(i)}: {test.sources[i][:60]}{more}"})
+                             "caption": f"test row {int(row)}: {test.sources[row][:60]}{more}"})
         if any(example["output_tokens"] for example in examples):
             mlflow.log_dict(examples, "evaluation/alignments.json")
             mlflow.log_figure(alignment_heatmap([e for e in examples if e["output_tokens"]],

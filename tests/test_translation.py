@@ -8,8 +8,8 @@ from pipeline.ingest import run_ingest
 from pipeline.io import read_json
 from pipeline.text.tokenizers import detokenize, make_tokenizer
 from pipeline.text.vocab import EOS_TOKEN, SOS_TOKEN, Vocabulary
-from pipeline.translation import (FEATURES_FILE, SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE, corpus_scores, load_split,
-                                  run_preprocess_pairs)
+from pipeline.translation import (FEATURES_FILE, SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE, TranslationSet, corpus_scores,
+                                  load_split, run_preprocess_pairs)
 
 PAIRS = [("Go.", "Va !"), ("Run!", "Cours !"), ("I see.", "Je vois."), ("Hello!", "Bonjour !"),
          ("I won!", "J'ai gagné !"), ("Thanks.", "Merci."), ("Come in.", "Entrez."), ("Get up.", "Lève-toi.")] * 3
@@ -61,4 +61,28 @@ def test_references_are_the_cleaned_targets_and_bleu_is_sacrebleu(tmp_path):
     test = load_split(prepared.features_dir, "test")
     assert len(test.sources) == len(test.references) == prepared.rows["test"]
     assert all(reference == reference.lower() for reference in test.references)
-    assert corpus_scores(test.references, test.references)["bleu"] == pytest.approx(100.0)
+    assert corpus_scores(test.references, [[r] for r in test.references])["bleu"] == pytest.approx(100.0)
+
+
+def test_a_repeated_source_is_scored_once_against_all_its_references():
+    import sacrebleu
+
+    test = TranslationSet(np.zeros((5, 2), dtype=int), ["i'm busy .", "hello there .", "i'm busy .", "run now !",
+                                                        "i'm busy ."],
+                          ["je suis occupé .", "salut à toi .", "je suis très occupée .", "cours maintenant !",
+                           "j'ai à faire ."], sos=2, eos=3)
+    rows, references = test.by_source()
+    assert rows.tolist() == [0, 1, 3]
+    assert references == [["je suis occupé .", "je suis très occupée .", "j'ai à faire ."], ["salut à toi ."],
+                          ["cours maintenant !"]]
+    # One output per source; the first matches the second reference of "i'm busy ." exactly.
+    hypotheses = ["je suis très occupée .", "salut à toi .", "cours maintenant !"]
+    scores = corpus_scores(hypotheses, references)
+    expected = sacrebleu.corpus_bleu(hypotheses, [["je suis occupé .", "salut à toi .", "cours maintenant !"],
+                                                  ["je suis très occupée .", None, None],
+                                                  ["j'ai à faire .", None, None]]).score
+    assert scores["bleu"] == pytest.approx(expected) == pytest.approx(100.0)
+    # Against the first reference alone, the correct first output loses its 4-grams.
+    assert scores["bleu"] > corpus_scores(hypotheses, [[refs[0]] for refs in references])["bleu"]
+    with pytest.raises(ValueError, match="2 hypotheses for 3"):
+        corpus_scores(hypotheses[:2], references)
