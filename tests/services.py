@@ -129,18 +129,22 @@ class ProcessGroup:
                 raise AssertionError(f"{name} exited with {process.returncode}\n{self.log_tail()}")
 
     def leftovers(self) -> list[int]:
-        """PIDs of live processes carrying this group's marker (any descendant inherits it)."""
+        """PIDs of live processes started by this group: in one of its sessions, or carrying its
+        marker (which survives a ``setsid``; ``setproctitle`` may overwrite the environment, so the
+        session is checked too)."""
         needle = f"{MARKER_ENV}={self.marker}".encode()
+        sessions = {process.pid for process in self.processes.values()}
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 environ = (entry / "environ").read_bytes()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if needle in environ and state != "Z":
+            state, session = fields[0], int(fields[3])
+            if state != "Z" and (session in sessions or needle in environ):
                 found.append(int(entry.name))
         return found
 
@@ -182,3 +186,37 @@ def wait_for(predicate, timeout: float, what: str, group: ProcessGroup | None = 
         time.sleep(interval)
     tail = group.log_tail() if group is not None else ""
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
+
+
+AIRFLOW = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "airflow")
+
+
+def airflow_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"airflow {' '.join(args)}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def json_rows(output: str) -> list[dict]:
+    """The JSON list in a CLI's output; Airflow may print warnings to stdout before it."""
+    import json
+
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("["):
+            try:
+                return json.loads("\n".join(lines[index:]))
+            except json.JSONDecodeError:
+                continue
+    raise AssertionError(f"no JSON list in output:\n{output[-2000:]}")
+
+
+def dag_parsed(env: dict[str, str], dag_id: str) -> bool:
+    return any(row.get("dag_id") == dag_id for row in json_rows(airflow_cli(env, "dags", "list", "-o", "json")))
+
+
+def run_state(env: dict[str, str], dag_id: str, run_id: str) -> str | None:
+    """The run's state once it has finished (success or failed), else None."""
+    runs = json_rows(airflow_cli(env, "dags", "list-runs", dag_id, "-o", "json"))
+    state = next((row["state"] for row in runs if row["run_id"] == run_id), None)
+    return state if state in ("success", "failed") else None

@@ -2,10 +2,8 @@
 
 Workers are spawned, never forked: a konlpy JVM (or any native state) in the parent must not be
 inherited, and each worker starts its own tokenizer (and JVM) in its initializer.
-
-Inside a Celery prefork worker (Airflow's CeleryExecutor) the task's process is marked daemonic,
-and multiprocessing refuses to start children there; ``_children_allowed`` lifts that for the
-pool's lifetime (the pool is always shut down before the task returns).
+The pool must also start inside Airflow task processes and Celery prefork workers, which the
+standard library's spawn does not handle on its own: see ``_spawn_anywhere``.
 """
 
 from __future__ import annotations
@@ -15,6 +13,8 @@ import logging
 import multiprocessing
 import multiprocessing.process
 import os
+import sys
+import types
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -41,14 +41,20 @@ def _tokenize_chunk(texts: Sequence[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _children_allowed():
-    """Let a Celery pool child (billiard) own the tokenizer pool, for the pool's lifetime.
+def _spawn_anywhere():
+    """Make the spawned tokenizer pool work whatever process hosts it, for the pool's lifetime.
 
-    billiard marks its pool children daemonic, and multiprocessing forbids children of daemons so
-    that none outlive a parent killed at exit: here the pool lives inside a ``with`` block that
-    joins every worker, and a spawned worker whose parent dies exits when its pipe closes. billiard
-    also leaves its own AuthenticationString as the process' authkey, which the spawn start method
-    refuses to pickle; the same key as the standard library's type goes instead.
+    - The spawn method re-runs the parent's ``__main__`` in every child. Under Airflow that is the
+      ``airflow`` script, whose import configures Airflow's ORM, and in a task process (which has
+      no database connection) it crashes the child. The workers need nothing from ``__main__``
+      (their functions live in this module), so the children get an empty one.
+    - billiard (Celery's prefork pool, Airflow's CeleryExecutor) marks its children daemonic, and
+      multiprocessing forbids children of daemons so that none outlive a parent killed at exit;
+      here the pool is joined before the ``with`` block ends, and a spawned worker whose parent
+      dies exits when its pipe closes.
+    - billiard also leaves its own AuthenticationString as the process' authkey, which spawn
+      refuses to pickle; the same key as the standard library's type goes instead.
+    ``ProcessPoolExecutor`` starts all its spawn workers at the first submit, inside this block.
     """
     config = multiprocessing.process.current_process()._config
     saved = {key: config[key] for key in ("daemon", "authkey") if key in config}
@@ -58,9 +64,12 @@ def _children_allowed():
     authkey = config.get("authkey")
     if authkey is not None and type(authkey) is not multiprocessing.process.AuthenticationString:
         config["authkey"] = multiprocessing.process.AuthenticationString(bytes(authkey))
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         yield
     finally:
+        sys.modules["__main__"] = main
         config.update(saved)
 
 
@@ -83,7 +92,7 @@ def tokenize_texts(texts: Sequence[str], config: TextConfig, progress: bool = Tr
             bar.update(len(part))
     else:
         context = multiprocessing.get_context("spawn")
-        with _children_allowed(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+        with _spawn_anywhere(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                                       initargs=(config.model_dump(mode="json"),)) as pool:
             for part in pool.map(_tokenize_chunk, chunks):
                 results.extend(part)
