@@ -36,7 +36,7 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
     try:
         wait_for(lambda: dag_parsed(env, "nsmc_sentiment"), 300, "the dag-processor to parse nsmc_sentiment", group)
         conf = {"overrides": [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}",
-                              "text.workers=1", "train.epochs=2", "train.batch_size=16", "model.units=8",
+                              "text.chunk_size=25", "train.epochs=2", "train.batch_size=16", "model.units=8",
                               "model.embedding_dim=8", "tracking.experiment=scheduler-test"]}
         run_id = "scheduler-test"
         airflow_cli(env, "dags", "trigger", "nsmc_sentiment", "--conf", json.dumps(conf), "--run-id", run_id)

@@ -31,3 +31,29 @@ def test_cache_hit_and_key_depends_on_text_config(tmp_path):
 def test_stopwords_are_removed():
     processor = TextProcessor.from_config(TextConfig(stopwords=["영화"]))
     assert "영화" not in processor.tokens("정말 재밌는 영화")
+
+
+def test_pool_works_under_a_main_script_that_cannot_be_reimported(tmp_path):
+    """Under Airflow the main module is the ``airflow`` script, whose import in a task's child
+    crashes (no database); spawn re-runs ``__main__`` in every child unless told otherwise."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    script = tmp_path / "host_script.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    raise SystemExit('the parent script was re-imported in a tokenizer worker')\n"
+        "from pipeline.config import TextConfig\n"
+        "from pipeline.text.parallel import tokenize_texts\n"
+        "texts = ['영화 정말 재미있다', '최악이다'] * 4\n"
+        "config = TextConfig(tokenizer='mecab', workers=2, chunk_size=2)\n"
+        "print('|'.join(tokenize_texts(texts, config, progress=False)))\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                            cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = TextProcessor.from_config(TextConfig(tokenizer="mecab", workers=1)).joined_tokens(
+        ["영화 정말 재미있다", "최악이다"] * 4)
+    assert result.stdout.strip().split("|") == expected
