@@ -3,7 +3,9 @@ never in the worker's parent, and the tokens equal those made outside Celery."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,11 +24,25 @@ def _maps_jvm(pid: int) -> bool:
     return "libjvm" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_konlpy_tokenizes_in_a_prefork_worker(tmp_path):
-    from pipeline.config import TextConfig
-    from pipeline.text.processor import TextProcessor
-    from pipeline.text.tokenizers import make_tokenizer
+def _tokens_outside_celery() -> tuple[list[list[str]], list[str]]:
+    """The same tokens from a plain process. Not from this one: a JVM started in the pytest process
+    this early hung a later konlpy test in the full suite (Komoran's constructor never returned)."""
+    script = (
+        "import json, sys\n"
+        "from pipeline.config import TextConfig\n"
+        "from pipeline.text.processor import TextProcessor\n"
+        "from pipeline.text.tokenizers import make_tokenizer\n"
+        "texts = json.loads(sys.argv[1])\n"
+        "print(json.dumps([[make_tokenizer('okt').tokenize(t) for t in texts],\n"
+        "                  TextProcessor.from_config(TextConfig(tokenizer='okt', workers=1)).joined_tokens(texts)]))\n")
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(TEXTS)], capture_output=True, text=True,
+                            timeout=300, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    direct, joined = json.loads(result.stdout.strip().splitlines()[-1])
+    return direct, joined
 
+
+def test_konlpy_tokenizes_in_a_prefork_worker(tmp_path):
     with redis_database() as broker:
         env = {**os.environ, "RNNFLOW_TEST_BROKER": broker,
                "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(PROJECT_ROOT)])}
@@ -51,8 +67,7 @@ def test_konlpy_tokenizes_in_a_prefork_worker(tmp_path):
 
     assert leftovers == []
     assert not parent_has_jvm, "the worker's parent process loaded a JVM"
-    expected_direct = [make_tokenizer("okt").tokenize(text) for text in TEXTS]
-    expected_joined = TextProcessor.from_config(TextConfig(tokenizer="okt", workers=1)).joined_tokens(TEXTS)
+    expected_direct, expected_joined = _tokens_outside_celery()
     for result in results:
         assert result["pid"] != worker.pid
         assert result["jvm_after"] is True
