@@ -66,6 +66,18 @@ def greedy_decode(models: InferenceModels, source_ids: np.ndarray, sos_id: int, 
     return results
 
 
+def _best_candidates(flat: np.ndarray, count: int) -> np.ndarray:
+    """Per row, the indices of the ``count`` highest scores, best first, ties by lower index.
+
+    As ``np.argsort(-flat, kind="stable")[:, :count]`` (except which of several scores tied exactly at
+    the cut is kept), but only the winners are sorted: a full sort of k x vocabulary scores at every
+    step cost 58 ms against 13 ms for 12 rows x 5 x 8,818 (median of 5, fra-eng's vocabulary)."""
+    count = min(count, flat.shape[1])
+    top = np.argpartition(-flat, count - 1, axis=1)[:, :count]
+    order = np.lexsort((top, -np.take_along_axis(flat, top, axis=1)), axis=1)
+    return np.take_along_axis(top, order, axis=1)
+
+
 def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
@@ -91,7 +103,7 @@ def beam_decode(models: InferenceModels, source_ids: np.ndarray, sos_id: int, eo
             vocab = probabilities.shape[1]
             totals = scores[:, :, None] + np.log(np.maximum(probabilities, 1e-12)).reshape(n, k, vocab)
             flat = totals.reshape(n, k * vocab)
-            candidates = np.argsort(-flat, axis=1, kind="stable")[:, : 2 * k]
+            candidates = _best_candidates(flat, 2 * k)
             new_scores = np.full((n, k), -np.inf)
             parents = np.zeros((n, k), dtype=np.int64)
             new_tokens = np.full((n, k), eos_id, dtype=np.int32)

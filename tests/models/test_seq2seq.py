@@ -94,3 +94,16 @@ def test_copy_task_is_learned_with_attention():
                     beam_decode(inference, held_out, SOS, EOS, max_len=10, beam_width=3)):
         exact = np.mean([d.ids == e for d, e in zip(decoded, expected)])
         assert exact >= 0.95, f"exact match {exact:.3f}"
+
+
+def test_beam_candidates_are_the_sorted_best_scores():
+    from models.decoding import _best_candidates
+
+    rng = np.random.default_rng(0)
+    flat = np.log(rng.random((6, 5 * 300)))
+    flat[:, 3::2] = -np.inf
+    flat[0, [7, 9, 11]] = 0.0  # exact ties inside the winners: lower index first
+    expected = np.argsort(-flat, axis=1, kind="stable")[:, :10]
+    assert (_best_candidates(flat, 10) == expected).all()
+    assert _best_candidates(flat, 10)[0, :3].tolist() == [7, 9, 11]
+    assert _best_candidates(flat[:, :4], 10).shape == (6, 4)
