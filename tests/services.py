@@ -191,6 +191,27 @@ def wait_for(predicate, timeout: float, what: str, group: ProcessGroup | None = 
 AIRFLOW = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "airflow")
 
 
+def airflow_env(home: Path, api_port: int, **settings: str) -> dict[str, str]:
+    """The environment every Airflow process of one test deployment shares: its own home, this
+    project's DAGs, the api-server on ``api_port``; ``settings`` adds or overrides variables."""
+    venv_bin = Path(AIRFLOW).parent
+    env = {
+        **os.environ,
+        # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # Only the runs a test triggers: unpausing would otherwise also start the latest scheduled
+        # run, which downloads the real corpus and holds the DAG's single run slot (max_active_runs=1).
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+    }
+    env.update(settings)
+    return env
+
+
 def airflow_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     result = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"airflow {' '.join(args)}: {result.stderr[-2000:]}"

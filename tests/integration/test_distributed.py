@@ -11,7 +11,6 @@ test uses, unchanged.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 import time
@@ -20,8 +19,8 @@ import mlflow
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import (AIRFLOW, ProcessGroup, airflow_cli, dag_parsed, free_port, postgres_database,
-                            postgres_url, redis_database, run_state, wait_for)
+from tests.services import (AIRFLOW, ProcessGroup, airflow_cli, airflow_env, dag_parsed, free_port,
+                            postgres_database, postgres_url, redis_database, run_state, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -54,24 +53,17 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
             redis_database() as broker:
         api_port, mlflow_port, log_port = free_port(), free_port(), free_port()
         mlflow_uri = f"http://127.0.0.1:{mlflow_port}"
-        env = {
-            **os.environ,
-            "PATH": f"{PROJECT_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW_HOME": str(tmp_path / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres_url(airflow_db, "postgresql+psycopg2"),
-            "AIRFLOW__CELERY__BROKER_URL": broker,
-            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres_url(airflow_db),
-            "AIRFLOW__CELERY__WORKER_LOG_SERVER_PORT": str(log_port),
-            "AIRFLOW__API__PORT": str(api_port),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the triggered run (see test_scheduler)
-            "RNNFLOW_TRAIN_QUEUE": "gpu",
-            "MLFLOW_TRACKING_URI": mlflow_uri,
-        }
+        env = airflow_env(
+            tmp_path / "airflow", api_port,
+            AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres_url(airflow_db, "postgresql+psycopg2"),
+            AIRFLOW__CELERY__BROKER_URL=broker,
+            AIRFLOW__CELERY__RESULT_BACKEND="db+" + postgres_url(airflow_db),
+            AIRFLOW__CELERY__WORKER_LOG_SERVER_PORT=str(log_port),
+            AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(16),
+            RNNFLOW_TRAIN_QUEUE="gpu",
+            MLFLOW_TRACKING_URI=mlflow_uri,
+        )
         env.pop("MLFLOW_REGISTRY_URI", None)
         airflow_cli(env, "db", "migrate", timeout=600)
 

@@ -2,13 +2,12 @@
 api-server, LocalExecutor) on its own SQLite home, triggered through the CLI like a user would."""
 
 import json
-import os
 
 import mlflow
 import pytest
 
-from tests.conftest import PROJECT_ROOT
-from tests.services import AIRFLOW, ProcessGroup, airflow_cli, dag_parsed, free_port, run_state, wait_for
+from tests.services import (AIRFLOW, ProcessGroup, airflow_cli, airflow_env, dag_parsed, free_port, run_state,
+                            wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -16,20 +15,7 @@ pytestmark = pytest.mark.slow
 def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
     port = free_port()
     mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {
-        **os.environ,
-        # standalone starts its components as `airflow ...` subprocesses found on PATH.
-        "PATH": f"{PROJECT_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        # Only the triggered run: unpausing would otherwise also start the latest weekly run,
-        # which downloads NSMC and would hold the DAG's single run slot (max_active_runs=1).
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "MLFLOW_TRACKING_URI": mlflow_uri,
-    }
+    env = airflow_env(tmp_path / "airflow", port, MLFLOW_TRACKING_URI=mlflow_uri)
     airflow_cli(env, "db", "migrate", timeout=600)
     group = ProcessGroup(tmp_path)
     group.start("standalone", [AIRFLOW, "standalone"], env)
