@@ -77,6 +77,9 @@ class TextConfig(_Frozen):
     stopwords: list[str] = Field(default_factory=list)
     min_freq: int = Field(2, ge=1)
     max_vocab: int | None = Field(None, ge=3)
+    # A translation's target side only: split the tokenizer's words into at most this many
+    # sentencepiece BPE pieces learned on the train split (pipeline.text.subword). None: words.
+    subword_vocab_size: int | None = Field(None, ge=16)
     # Sequence length: fixed when set, else this percentile of train token counts.
     max_len: int | None = Field(None, ge=1)
     max_len_percentile: float = Field(95.0, gt=0, le=100)
@@ -179,6 +182,9 @@ class PipelineConfig(_Frozen):
         wrong = [name for name in self.train.models if is_seq2seq(name) != (self.task == "translation")]
         if wrong:
             raise ValueError(f"train.models: {wrong} cannot train on a {self.task} corpus ({self.corpus.name})")
+        if self.text.subword_vocab_size is not None:
+            raise ValueError("text.subword_vocab_size: subword pieces are for a translation's target side "
+                             "(target_text.subword_vocab_size)")
         if self.task == "translation":
             if self.target_text is None:
                 raise ValueError("target_text: a translation corpus needs the target side's text settings")

@@ -187,7 +187,7 @@ class RawTextTranslator(mlflow.pyfunc.PythonModel):
 
         spec = read_json(context.artifacts["text_spec"])
         self.source = TextProcessor.from_config(TextConfig.model_validate(spec["source_text_config"]))
-        self.target_tokenizer = spec["target_text_config"]["tokenizer"]
+        self.target_text = TextConfig.model_validate(spec["target_text_config"])
         self.source_vocab = Vocabulary.from_dict(read_json(context.artifacts["source_vocab"]))
         self.target_vocab = Vocabulary.from_dict(read_json(context.artifacts["target_vocab"]))
         self.source_len = int(spec["source_len"])
@@ -220,7 +220,7 @@ class RawTextTranslator(mlflow.pyfunc.PythonModel):
             decoded = beam_decode(self.inference, ids, self.sos, self.eos, max_length, beam_width, alpha,
                                   batch_size=max(1, 128 // beam_width))
         outputs = [self.target_vocab.decode(d.ids) for d in decoded]
-        result = pd.DataFrame({"translation": [detokenize(tokens, self.target_tokenizer) for tokens in outputs],
+        result = pd.DataFrame({"translation": [detokenize(tokens, self.target_text) for tokens in outputs],
                                "score": [d.score for d in decoded]})
         if params.get("return_attention"):
             result["attention"] = [

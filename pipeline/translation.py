@@ -22,6 +22,7 @@ from pipeline.io import atomic_dir, digest_strings, read_json, write_json
 from pipeline.preprocess import FEATURES_FILE, SPLITS, SUMMARY_FILE, TEXT_SPEC_FILE
 from pipeline.text.parallel import cached_tokenize, token_cache_key
 from pipeline.text.processor import TextProcessor
+from pipeline.text.subword import SubwordModel
 from pipeline.text.vocab import (EOS_TOKEN, SEQ2SEQ_RESERVED, SOS_TOKEN, Vocabulary, length_at_percentile,
                                  pad_ids, truncate)
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 # The feature folder's shared file names come from the classification stage: one place for each.
 SOURCE_VOCAB_FILE = "source_vocab.json"
 TARGET_VOCAB_FILE = "target_vocab.json"
+TARGET_SUBWORD_FILE = "target_subwords.model"
 PREPROCESS_VERSION = "1"
 SAMPLE_TRANSLATIONS = 50
 ALIGNMENT_EXAMPLES = 6
@@ -63,7 +65,7 @@ def run_preprocess_pairs(config: PipelineConfig, table_path: str, table_digest: 
     source_key = token_cache_key(f"{table_digest}:source", source_text)
     target_key = token_cache_key(f"{table_digest}:target", target_text)
     settings = {side: text.model_dump(include={"min_freq", "max_vocab", "max_len", "max_len_percentile",
-                                               "truncate_from"})
+                                               "truncate_from", "subword_vocab_size"})
                 for side, text in (("source", source_text), ("target", target_text))}
     key = digest_strings(source_key, target_key, repr(settings), str(config.decode.max_extra_tokens),
                          PREPROCESS_VERSION)
@@ -86,6 +88,11 @@ def run_preprocess_pairs(config: PipelineConfig, table_path: str, table_digest: 
     is_train = (table["split"] == "train").to_numpy()
     train_sources = [tokens for tokens, keep in zip(source_lists, is_train) if keep]
     train_targets = [tokens for tokens, keep in zip(target_lists, is_train) if keep]
+    subwords = None
+    if target_text.subword_vocab_size:
+        subwords = SubwordModel.train(train_targets, target_text.subword_vocab_size)
+        target_lists = [subwords.pieces(tokens) for tokens in target_lists]
+        train_targets = [tokens for tokens, keep in zip(target_lists, is_train) if keep]
     source_vocab = Vocabulary.fit(train_sources, source_text.min_freq, source_text.max_vocab, SEQ2SEQ_RESERVED)
     target_vocab = Vocabulary.fit(train_targets, target_text.min_freq, target_text.max_vocab, SEQ2SEQ_RESERVED)
     source_len = source_text.max_len or length_at_percentile([len(t) for t in train_sources],
@@ -124,6 +131,8 @@ def run_preprocess_pairs(config: PipelineConfig, table_path: str, table_digest: 
         write_json(tmp / SOURCE_VOCAB_FILE, source_vocab.to_dict())
         write_json(tmp / TARGET_VOCAB_FILE, target_vocab.to_dict())
         write_json(tmp / TEXT_SPEC_FILE, text_spec)
+        if subwords is not None:  # a record of how the targets were split; serving joins pieces without it
+            (tmp / TARGET_SUBWORD_FILE).write_bytes(subwords.model_bytes)
         write_json(tmp / SUMMARY_FILE, {**asdict(result), "features_dir": str(out_dir)})
     log.info("translation features: %s rows, vocab %d -> %d, lengths %d -> %d, into %s", rows, len(source_vocab),
              len(target_vocab), source_len, target_len, out_dir)
@@ -209,7 +218,6 @@ def evaluate_translator(config: PipelineConfig, prepared: TranslationPrepared, m
     rows, reference_sets = test.by_source()
     source_ids = test.source_ids[rows]
     target_vocab = Vocabulary.from_dict(read_json(Path(prepared.features_dir) / TARGET_VOCAB_FILE))
-    tokenizer_name = config.target_text.tokenizer
     inference = InferenceModels.from_training_model(model)
     decode = config.decode
     outputs, scores = {}, {"sources": len(rows), "references": len(test.references)}
@@ -224,7 +232,7 @@ def evaluate_translator(config: PipelineConfig, prepared: TranslationPrepared, m
                                   batch_size=max(1, decode.batch_size // decode.beam_width))
         seconds = time.perf_counter() - start
         outputs[method] = decoded
-        hypotheses = [detokenize(target_vocab.decode(d.ids), tokenizer_name) for d in decoded]
+        hypotheses = [detokenize(target_vocab.decode(d.ids), config.target_text) for d in decoded]
         for name, value in corpus_scores(hypotheses, reference_sets).items():
             scores[f"{name}_{method}"] = value
         scores[f"{method}_sentences_per_second"] = len(decoded) / seconds

@@ -1,15 +1,18 @@
 """Translation preprocessing: a vocabulary per side with <sos>/<eos>, shifted decoder arrays, char level."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import ConfigError, TextConfig, load_config
 from pipeline.ingest import run_ingest
 from pipeline.io import read_json
+from pipeline.text.subword import SubwordModel
 from pipeline.text.tokenizers import detokenize, make_tokenizer
 from pipeline.text.vocab import EOS_TOKEN, SOS_TOKEN, Vocabulary
-from pipeline.translation import (FEATURES_FILE, SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE, TranslationSet, corpus_scores,
-                                  load_split, run_preprocess_pairs)
+from pipeline.translation import (FEATURES_FILE, SOURCE_VOCAB_FILE, TARGET_SUBWORD_FILE, TARGET_VOCAB_FILE,
+                                  TranslationSet, corpus_scores, load_split, run_preprocess_pairs)
 
 PAIRS = [("Go.", "Va !"), ("Run!", "Cours !"), ("I see.", "Je vois."), ("Hello!", "Bonjour !"),
          ("I won!", "J'ai gagné !"), ("Thanks.", "Merci."), ("Come in.", "Entrez."), ("Get up.", "Lève-toi.")] * 3
@@ -52,7 +55,41 @@ def test_character_level_option(tmp_path):
     target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
     assert {"v", "a", "▁", "!"} <= set(target_vocab.tokens)
     chars = make_tokenizer("chars").tokenize("va !")
-    assert detokenize(chars, "chars") == "va !"
+    assert detokenize(chars, TextConfig(tokenizer="chars")) == "va !"
+
+
+def test_subword_option_splits_targets_into_pieces_that_join_back_to_the_words(tmp_path):
+    words = _prepare(_config(tmp_path))
+    config = _config(tmp_path, **{"target_text.subword_vocab_size": 40})
+    prepared = _prepare(config)
+    assert prepared.features_dir != words.features_dir  # its own features, not the word-level cache
+    assert (Path(prepared.features_dir) / TARGET_SUBWORD_FILE).is_file()
+    target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
+    word_vocab = Vocabulary.from_dict(read_json(f"{words.features_dir}/{TARGET_VOCAB_FILE}"))
+    assert any(token.startswith("▁") for token in target_vocab.tokens)
+    with np.load(f"{prepared.features_dir}/{FEATURES_FILE}") as arrays, \
+            np.load(f"{words.features_dir}/{FEATURES_FILE}") as word_arrays:
+        pieces, word_ids = arrays["decoder_out_train"], word_arrays["decoder_out_train"]
+    assert len(pieces) == len(word_ids) == prepared.rows["train"]
+    eos, word_eos = target_vocab.id_of(EOS_TOKEN), word_vocab.id_of(EOS_TOKEN)
+    split_words = 0
+    for piece_row, word_row in zip(pieces, word_ids):
+        piece_tokens = target_vocab.decode(piece_row[: list(piece_row).index(eos)])
+        word_tokens = word_vocab.decode(word_row[: list(word_row).index(word_eos)])
+        # Every train piece is in the vocabulary, and the pieces join back to the row's words.
+        assert "<unk>" not in piece_tokens
+        assert detokenize(piece_tokens, config.target_text) == " ".join(word_tokens)
+        split_words += len(piece_tokens) > len(word_tokens)
+    assert split_words > 0  # 40 pieces cannot hold every word whole
+
+
+def test_subword_model_is_deterministic_and_only_for_targets(tmp_path):
+    token_lists = [text.lower().split() for _, text in PAIRS]
+    first, second = SubwordModel.train(token_lists, 30), SubwordModel.train(token_lists, 30)
+    assert first.model_bytes == second.model_bytes
+    assert "".join(first.pieces(["lève-toi", "!"])).replace("▁", " ").strip() == "lève-toi !"
+    with pytest.raises(ConfigError, match="text.subword_vocab_size"):
+        _config(tmp_path, **{"text.subword_vocab_size": 40})
 
 
 def test_references_are_the_cleaned_targets_and_bleu_is_sacrebleu(tmp_path):

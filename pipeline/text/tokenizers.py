@@ -8,7 +8,10 @@ can be sent to worker processes, each of which starts its own.
 from __future__ import annotations
 
 import importlib.metadata
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from pipeline.config import TextConfig
 
 KONLPY_TAGGERS = ("okt", "komoran", "kkma", "hannanum")
 TOKENIZER_NAMES = ("mecab", *KONLPY_TAGGERS, "english", "chars", "whitespace")
@@ -113,9 +116,10 @@ class CharTokenizer(Tokenizer):
         return [SPACE_MARK if char.isspace() else char for char in text]
 
 
-def detokenize(tokens: list[str], tokenizer_name: str) -> str:
-    """Tokens back to a readable string: characters are joined, words are space-separated."""
-    if tokenizer_name == "chars":
+def detokenize(tokens: list[str], config: TextConfig) -> str:
+    """Output tokens back to a readable string: characters and subword pieces are joined (``▁``
+    marks a space, or where a word starts), words are space-separated."""
+    if config.tokenizer == "chars" or config.subword_vocab_size:
         return "".join(tokens).replace(SPACE_MARK, " ").strip()
     return " ".join(tokens)
 
