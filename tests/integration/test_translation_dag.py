@@ -33,7 +33,9 @@ def test_translation_dag_registers_a_raw_text_translator(airflow_db, mlflow_stor
     overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={aihub_folder}", "text.workers=1",
                  "train.epochs=2", "train.batch_size=16", "model.units=8", "model.embedding_dim=8",
                  "corpus.valid_fraction=0.1", "corpus.test_fraction=0.2", "text.min_freq=1", "target_text.min_freq=1",
-                 "train.models=[seq2seq, seq2seq_bahdanau]", "decode.beam_width=3", "tracking.experiment=mt-test"]
+                 "train.models=[seq2seq, seq2seq_bahdanau]", "decode.beam_width=3", "tracking.experiment=mt-test",
+                 # English as subword pieces: the served translator must join them back into words.
+                 "target_text.subword_vocab_size=40"]
     dag_run = load_dag("aihub_translation").test(run_conf={"overrides": overrides})
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
@@ -66,4 +68,5 @@ def test_translation_dag_registers_a_raw_text_translator(airflow_db, mlflow_stor
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(out["greedy"]) == len(out["beam"]) == 2 and all(isinstance(t, str) for t in out["beam"])
+    assert not any("▁" in text for text in out["greedy"] + out["beam"]), out
     assert out["attention"][0]["source_tokens"][:2] == ["나", "는"]
