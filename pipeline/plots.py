@@ -18,6 +18,7 @@ import numpy as np
 FONT_DISTRIBUTION = "koreanize-matplotlib"
 FONT_FILE = "NanumGothic.ttf"
 FONT_FAMILY = "NanumGothic"
+FALLBACK_FONT_FAMILY = "DejaVu Sans"  # ships inside matplotlib
 
 
 def korean_font_path() -> Path:
@@ -41,9 +42,11 @@ def pyplot():
     from matplotlib import font_manager
 
     font_manager.fontManager.addfont(str(korean_font_path()))
-    # NanumGothic first, the default (DejaVu Sans) after it for any glyph Nanum lacks.
-    matplotlib.rcParams["font.family"] = "sans-serif"
+    # NanumGothic first, then matplotlib's own DejaVu Sans for any glyph Nanum lacks (the "▁" that
+    # marks subword and character-level word starts). Glyph fallback only walks an explicit
+    # font.family list: the generic "sans-serif" resolves to one font and draws missing glyphs as boxes.
     matplotlib.rcParams["font.sans-serif"] = [FONT_FAMILY, *matplotlib.rcParams["font.sans-serif"]]
+    matplotlib.rcParams["font.family"] = [FONT_FAMILY, FALLBACK_FONT_FAMILY]
     matplotlib.rcParams["axes.unicode_minus"] = False  # Nanum has no U+2212 minus sign
     return plt
 

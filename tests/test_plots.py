@@ -2,7 +2,8 @@ import warnings
 
 import numpy as np
 
-from pipeline.plots import FONT_FAMILY, attention_heatmap, korean_font_path, pyplot
+from pipeline.plots import FONT_FAMILY, alignment_heatmap, attention_heatmap, korean_font_path, pyplot
+from pipeline.text.tokenizers import SPACE_MARK
 
 
 def _render(figure, path):
@@ -39,3 +40,16 @@ def test_attention_heatmap_draws_one_strip_per_example(tmp_path):
     assert [label.get_text() for label in strips[0].get_xticklabels()] == examples[0]["tokens"]
     np.testing.assert_allclose(strips[1].images[0].get_array()[0], [0.8, 0.1, 0.1])
     _render(figure, tmp_path / "heatmap.png")
+
+
+def test_alignment_heatmap_draws_hangul_sources_and_subword_marks(tmp_path):
+    # Subword and character-level outputs mark word starts with U+2581, which NanumGothic lacks:
+    # it must come from the fallback font, not be drawn as a box.
+    outputs = [f"{SPACE_MARK}i", f"{SPACE_MARK}lo", "ve", f"{SPACE_MARK}it", f"{SPACE_MARK}."]
+    examples = [{"source_tokens": ["나", "는", "그것", "을", "사랑", "해"], "output_tokens": outputs,
+                 "weights": np.full((5, 6), 1 / 6), "caption": "test row 0: 나는 그것을 사랑해"}]
+    figure = alignment_heatmap(examples, "alignment")
+    panel = next(axes for axes in figure.axes if axes.images)
+    assert [label.get_text() for label in panel.get_yticklabels()] == outputs
+    assert panel.images[0].get_array().shape == (5, 6)
+    _render(figure, tmp_path / "alignment.png")
