@@ -188,6 +188,9 @@ class PipelineConfig(_Frozen):
         if self.task == "translation":
             if self.target_text is None:
                 raise ValueError("target_text: a translation corpus needs the target side's text settings")
+            if self.target_text.tokenizer == "chars" and self.target_text.subword_vocab_size is not None:
+                raise ValueError("target_text.subword_vocab_size: character-level targets are not split into "
+                                 "subword pieces; set it to null with target_text.tokenizer=chars")
             if self.registry.metric not in ("bleu", "chrf"):
                 raise ValueError(f"registry.metric: translation models are ranked by bleu or chrf, "
                                  f"not {self.registry.metric}")

@@ -18,6 +18,9 @@ PAIRS = [("Go.", "Va !"), ("Run!", "Cours !"), ("I see.", "Je vois."), ("Hello!"
          ("I won!", "J'ai gagné !"), ("Thanks.", "Merci."), ("Come in.", "Entrez."), ("Get up.", "Lève-toi.")] * 3
 
 
+WORDS = {"target_text.subword_vocab_size": None}  # whole-word targets instead of the default pieces
+
+
 def _config(tmp_path, **overrides):
     path = tmp_path / "fra.txt"
     path.write_text("".join(f"{en} {i}\t{fr} {i}\n" for i, (en, fr) in enumerate(PAIRS)), encoding="utf-8")
@@ -34,7 +37,7 @@ def _prepare(config):
 
 
 def test_decoder_arrays_are_teacher_forcing_shifts_with_sos_and_eos(tmp_path):
-    prepared = _prepare(_config(tmp_path))
+    prepared = _prepare(_config(tmp_path, **WORDS))
     target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
     source_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{SOURCE_VOCAB_FILE}"))
     assert source_vocab.tokens[:4] == target_vocab.tokens[:4] == ("<pad>", "<unk>", SOS_TOKEN, EOS_TOKEN)
@@ -47,11 +50,14 @@ def test_decoder_arrays_are_teacher_forcing_shifts_with_sos_and_eos(tmp_path):
         assert row_out[length - 1] == eos and (row_in[1:length] == row_out[: length - 1]).all()
     assert target_vocab.decode(decoder_out[0][:3])[:2] != ["<unk>", "<unk>"]
     assert "!" in target_vocab.tokens  # the target side keeps punctuation as tokens
-    assert _prepare(_config(tmp_path)).token_cache_hit  # a rerun reuses the features
+    assert _prepare(_config(tmp_path, **WORDS)).token_cache_hit  # a rerun reuses the features
 
 
 def test_character_level_option(tmp_path):
-    prepared = _prepare(_config(tmp_path, **{"target_text.tokenizer": "chars", "target_text.tokenizer_options": {}}))
+    chars = {"target_text.tokenizer": "chars", "target_text.tokenizer_options": {}}
+    with pytest.raises(ConfigError, match="target_text.subword_vocab_size"):
+        _config(tmp_path, **chars)  # characters are not split into pieces: the default must be turned off
+    prepared = _prepare(_config(tmp_path, **chars, **WORDS))
     target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
     assert {"v", "a", "▁", "!"} <= set(target_vocab.tokens)
     chars = make_tokenizer("chars").tokenize("va !")
@@ -59,7 +65,8 @@ def test_character_level_option(tmp_path):
 
 
 def test_subword_option_splits_targets_into_pieces_that_join_back_to_the_words(tmp_path):
-    words = _prepare(_config(tmp_path))
+    words = _prepare(_config(tmp_path, **WORDS))
+    assert _config(tmp_path).target_text.subword_vocab_size  # pieces are the translation default
     config = _config(tmp_path, **{"target_text.subword_vocab_size": 40})
     prepared = _prepare(config)
     assert prepared.features_dir != words.features_dir  # its own features, not the word-level cache
