@@ -54,10 +54,10 @@ def test_decoder_arrays_are_teacher_forcing_shifts_with_sos_and_eos(tmp_path):
 
 
 def test_character_level_option(tmp_path):
-    chars = {"target_text.tokenizer": "chars", "target_text.tokenizer_options": {}}
+    char_targets = {"target_text.tokenizer": "chars", "target_text.tokenizer_options": {}}
     with pytest.raises(ConfigError, match="target_text.subword_vocab_size"):
-        _config(tmp_path, **chars)  # characters are not split into pieces: the default must be turned off
-    prepared = _prepare(_config(tmp_path, **chars, **WORDS))
+        _config(tmp_path, **char_targets)  # characters are not split into pieces: the default must be turned off
+    prepared = _prepare(_config(tmp_path, **char_targets, **WORDS))
     target_vocab = Vocabulary.from_dict(read_json(f"{prepared.features_dir}/{TARGET_VOCAB_FILE}"))
     assert {"v", "a", "▁", "!"} <= set(target_vocab.tokens)
     chars = make_tokenizer("chars").tokenize("va !")
