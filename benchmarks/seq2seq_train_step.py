@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import ModelConfig, PipelineConfig
-from pipeline.train import length_bucketed_dataset
+from pipeline.config import load_config
+from pipeline.fitting import length_bucketed_dataset
 
 # fra-eng (fra.txt, 60,741 train pairs): rows per target length (with <eos>), 3..11.
 FRA_ENG_TARGET_LENGTHS = {3: 449, 4: 2650, 5: 8519, 6: 13372, 7: 14262, 8: 10942, 9: 6197, 10: 2766, 11: 1584}
@@ -60,16 +60,12 @@ def padded_batches(split, batch_size: int, rng: np.random.Generator):
 def rows_per_second(arch: str, batches: list, source_vocab: int, target_vocab: int) -> float:
     import keras
 
-    from pipeline import translation
-    from pipeline.translation import TranslationPrepared
+    from pipeline.translation.training import build_and_compile
 
     keras.utils.set_random_seed(0)
-    config = PipelineConfig(pipeline="aihub_translation", model=ModelConfig(embedding_dim=128, units=256,
-                                                                              dropout_rate=0.2))
-    prepared = TranslationPrepared(features_dir="", source_vocab_size=source_vocab, target_vocab_size=target_vocab,
-                                   source_len=0, target_len=0, max_output_len=0, rows={}, token_cache_hit=False,
-                                   tokenize_seconds=0.0)
-    model = translation.build_and_compile(config, prepared, arch)
+    config = load_config("aihub_translation", {"model.embedding_dim": 128, "model.units": 256,
+                                               "model.dropout_rate": 0.2})
+    model = build_and_compile(config, arch, source_vocab, target_vocab)
     for x, y in batches[:3]:
         model.train_on_batch(x, y)
     timed = batches[3:]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import TextConfig
-from pipeline.corpora import nsmc
+from pipeline.corpora.readers import nsmc
 from pipeline.text.parallel import cached_tokenize
 
 

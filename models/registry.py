@@ -1,62 +1,75 @@
-"""Model builders by name. Names map to import paths so that listing or validating names never
-imports TensorFlow (DAG parsing and config validation stay fast)."""
+"""Model builders by name: ``models/<family>/<name>.py`` defines ``build(...)``.
+
+The architecture's name is its file's name, so adding one is adding a file. Names are listed
+from the folders without importing them: listing or validating names never imports TensorFlow
+(DAG parsing and config validation stay fast).
+
+Families and their builders' signatures:
+- ``classifiers``: ``build(config, vocab_size, num_classes) -> keras.Model`` (token ids -> probabilities)
+- ``baselines``: ``build(config, num_classes) -> sklearn Pipeline`` (space-joined tokens -> probabilities)
+- ``translators``: ``build(config, source_vocab, target_vocab) -> keras.Model`` (encoder-decoders)
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     import keras
 
-    from pipeline.config import ModelConfig
+    from models.config import ModelConfig
 
-KERAS_BUILDERS = ("simple_rnn", "lstm", "gru", "bilstm", "stacked_bilstm", "cnn_lstm", "bilstm_attention")
-# scikit-learn pipelines over the same tokens; trained and served through the same stages.
-BASELINE_BUILDERS = ("tfidf_nb", "tfidf_logreg")
-# Encoder-decoders for translation: without attention, with Luong (dot) or Bahdanau (additive).
-SEQ2SEQ_BUILDERS = ("seq2seq", "seq2seq_luong", "seq2seq_bahdanau")
-BUILDERS: dict[str, str] = {
-    **{name: f"models.classifiers:build_{name}" for name in KERAS_BUILDERS},
-    **{name: f"models.baselines:build_{name}" for name in BASELINE_BUILDERS},
-    "seq2seq": "models.seq2seq:build_seq2seq_plain",
-    "seq2seq_luong": "models.seq2seq:build_seq2seq_luong",
-    "seq2seq_bahdanau": "models.seq2seq:build_seq2seq_bahdanau",
-}
+FAMILIES = ("classifiers", "baselines", "translators")
+_ROOT = Path(__file__).parent
 
 
-def available_builders() -> list[str]:
-    return sorted(BUILDERS)
+@functools.cache
+def _families() -> dict[str, str]:
+    """Architecture name -> family, from the builder files."""
+    found: dict[str, str] = {}
+    for family in FAMILIES:
+        for path in sorted((_ROOT / family).glob("*.py")):
+            if path.stem.startswith("_"):
+                continue
+            if path.stem in found:
+                raise RuntimeError(f"architecture {path.stem!r} is defined in both {found[path.stem]} and {family}")
+            found[path.stem] = family
+    return found
 
 
-def is_baseline(name: str) -> bool:
-    return name in BASELINE_BUILDERS
+def architectures(family: str | None = None) -> list[str]:
+    """Every architecture's name, or those of one family, sorted."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family {family!r}: expected one of {FAMILIES}")
+    return sorted(name for name, of in _families().items() if family in (None, of))
 
 
-def is_seq2seq(name: str) -> bool:
-    return name in SEQ2SEQ_BUILDERS
+def family_of(name: str) -> str:
+    try:
+        return _families()[name]
+    except KeyError:
+        raise KeyError(f"model {name!r}: no builder registered; known: {architectures()}") from None
 
 
-def _builder(name: str):
-    if name not in BUILDERS:
-        raise KeyError(f"model {name!r}: no builder registered; known: {available_builders()}")
-    module_name, function_name = BUILDERS[name].split(":")
-    return getattr(importlib.import_module(module_name), function_name)
+def builder(name: str, family: str) -> Callable:
+    """The ``build`` function of ``name``, which must belong to ``family``."""
+    actual = family_of(name)
+    if actual != family:
+        raise KeyError(f"model {name!r} is one of the {actual}, not the {family} "
+                       f"({', '.join(architectures(family))})")
+    return importlib.import_module(f"models.{family}.{name}").build
 
 
-def build_translator(name: str, config: "ModelConfig", source_vocab: int, target_vocab: int) -> "keras.Model":
-    if not is_seq2seq(name):
-        raise KeyError(f"model {name!r} is not an encoder-decoder; those are {list(SEQ2SEQ_BUILDERS)}")
-    return _builder(name)(config, source_vocab, target_vocab)
-
-
-def build_model(name: str, config: "ModelConfig", vocab_size: int, num_classes: int = 2) -> "keras.Model":
-    if is_baseline(name) or is_seq2seq(name):
-        raise KeyError(f"model {name!r} is a scikit-learn baseline: use build_baseline")
-    return _builder(name)(config, vocab_size, num_classes=num_classes)
+def build_classifier(name: str, config: "ModelConfig", vocab_size: int, num_classes: int = 2) -> "keras.Model":
+    return builder(name, "classifiers")(config, vocab_size, num_classes)
 
 
 def build_baseline(name: str, config: "ModelConfig", num_classes: int = 2):
-    if not is_baseline(name):
-        raise KeyError(f"model {name!r} is not a baseline; baselines: {list(BASELINE_BUILDERS)}")
-    return _builder(name)(config, num_classes=num_classes)
+    return builder(name, "baselines")(config, num_classes)
+
+
+def build_translator(name: str, config: "ModelConfig", source_vocab: int, target_vocab: int) -> "keras.Model":
+    return builder(name, "translators")(config, source_vocab, target_vocab)

@@ -69,20 +69,6 @@ def build_seq2seq(source_vocab: int, target_vocab: int, embedding_dim: int, unit
     return keras.Model([source_ids, decoder_input_ids], probabilities, name=name)
 
 
-def _from_config(attention: str | None):
-    def build(config, source_vocab: int, target_vocab: int) -> keras.Model:
-        """``models.registry`` builder: sizes from ``ModelConfig``."""
-        return build_seq2seq(source_vocab, target_vocab, config.embedding_dim, config.units, attention=attention,
-                             bidirectional=config.bidirectional_encoder, dropout_rate=config.dropout_rate,
-                             name=f"seq2seq_{attention}" if attention else "seq2seq")
-    return build
-
-
-build_seq2seq_plain = _from_config(None)
-build_seq2seq_luong = _from_config("luong")
-build_seq2seq_bahdanau = _from_config("bahdanau")
-
-
 def _attention_layer(kind: str) -> layers.Layer:
     if kind == "luong":
         return layers.Attention(score_mode="dot", name=ATTENTION)

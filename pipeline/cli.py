@@ -18,12 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline.names import CHAMPION
 from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri
 
 log = logging.getLogger("rnnflow")
-
-# Pipeline name (a config under pipeline/configs) -> the DAG that runs it.
-PIPELINE_DAGS = {"nsmc": "nsmc_sentiment", "reuters": "reuters_topics", "aihub_translation": "aihub_translation"}
 SAMPLE_SENTENCES = ["이 영화 정말 재밌어요 배우들 연기도 최고", "완전 지루하고 돈 아까운 영화였다",
                     "스토리가 감동적이라 눈물이 났어요", "최악의 결말 다시는 안 본다"]
 
@@ -62,22 +60,19 @@ def ensure_airflow_db() -> None:
     marker.touch()
 
 
-def load_dag(dag_id: str):
-    path = PROJECT_ROOT / "dags" / f"{dag_id}.py"
-    spec = importlib.util.spec_from_file_location(f"rnnflow_dags.{dag_id}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for value in vars(module).values():
-        if getattr(value, "dag_id", None) == dag_id and hasattr(value, "test"):
-            return value
-    raise LookupError(f"{path}: no DAG with dag_id {dag_id!r}")
+def load_dag(pipeline: str):
+    """The DAG that runs ``pipeline``, built by the same factory the scheduler's DAG file uses."""
+    from pipeline.config import load_config
+    from pipeline.workflow import training_dag
+
+    return training_dag(load_config(pipeline))
 
 
 def check_corpus_reachable(pipeline: str, overrides: list[str]) -> None:
     """Fail before Airflow starts if the corpus can be neither found nor downloaded."""
     from pipeline.config import load_config
-    from pipeline.corpora.readers import corpus_reader
-    from pipeline.ingest import resolve_source_files
+    from pipeline.corpora import corpus_reader
+    from pipeline.stages.ingest import resolve_source_files
 
     config = load_config(pipeline, overrides)
     resolve_source_files(config, corpus_reader(config.corpus.name))
@@ -85,15 +80,13 @@ def check_corpus_reachable(pipeline: str, overrides: list[str]) -> None:
 
 def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dict:
     """Run the pipeline's DAG once with dag.test() and return the run's summary figures."""
-    if pipeline not in PIPELINE_DAGS:
-        raise SystemExit(f"unknown pipeline {pipeline!r}; known: {sorted(PIPELINE_DAGS)}")
     configure_environment()
     if source:
         source = str(Path(source).expanduser().resolve())
         overrides = [f"corpus.source={source}", *overrides]
     check_corpus_reachable(pipeline, overrides)
     ensure_airflow_db()
-    dag = load_dag(PIPELINE_DAGS[pipeline])
+    dag = load_dag(pipeline)
     started = time.perf_counter()
     dag_run = dag.test(run_conf={"overrides": overrides})
     wall_seconds = time.perf_counter() - started
@@ -106,21 +99,13 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
 
 
 def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
-    import mlflow
-
     from pipeline.lineage import dag_run_key
-    from pipeline.tracking import RUN_KEY_TAG
+    from pipeline.tracking import find_run_summary
 
-    run_key = dag_run_key(dag_id, dag_run_id)
-    client = mlflow.MlflowClient()
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
-                              filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1)
-    if not runs:
-        raise LookupError(f"no MLflow parent run for {run_key}")
-    return mlflow.artifacts.load_dict(f"runs:/{runs[0].info.run_id}/summary.json")
+    return find_run_summary(dag_run_key(dag_id, dag_run_id))
 
 
-def predict(model_name: str, texts: list[str], alias: str = "champion") -> list[dict]:
+def predict(model_name: str, texts: list[str], alias: str = CHAMPION) -> list[dict]:
     import mlflow.pyfunc
 
     configure_environment()
@@ -134,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline's DAG end to end (dag.test) and print its figures")
-    run.add_argument("pipeline", choices=sorted(PIPELINE_DAGS))
+    run.add_argument("pipeline", help="a pipeline's name (see `rnnflow run --help`) or a pipeline YAML file")
     run.add_argument("--source", help="local corpus folder (skips the download)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="config override, e.g. --set train.epochs=3 (repeatable)")
@@ -143,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     pred = commands.add_parser("predict", help="predict raw texts with a registered model's @champion")
     pred.add_argument("model_name")
     pred.add_argument("texts", nargs="+")
-    pred.add_argument("--alias", default="champion")
+    pred.add_argument("--alias", default=CHAMPION)
     commands.add_parser("env", help="print the environment that reaches the local Airflow and MLflow stores")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-# The two scores charted per task, then the costs every comparison shows.
-SCORES = {"classification": ("test_accuracy", "test_macro_f1"),
-          "translation": ("test_bleu", "test_chrf")}
+from pipeline.names import PERCENT_METRICS, TEST_METRIC_PREFIX
+
+# The costs every comparison shows after the kind's two scores.
 COSTS = ["param_count", "train_seconds", "test_inference_sentences_per_second"]
 
 
-def comparison_frame(models: dict[str, dict], task: str = "classification") -> pd.DataFrame:
-    """One row per trained model, best first by the task's first score."""
-    columns = ["model", *SCORES[task], *COSTS]
+def comparison_frame(models: dict[str, dict], scores: tuple[str, str]) -> pd.DataFrame:
+    """One row per trained model, best first by the first of the kind's two scores."""
+    columns = ["model", *scores, *COSTS]
     rows = [{"model": arch, **{column: figures.get(column) for column in columns[1:]}}
             for arch, figures in models.items()]
     return pd.DataFrame(rows, columns=columns).sort_values(columns[1], ascending=False, ignore_index=True)
@@ -25,7 +25,7 @@ def comparison_figure(frame: pd.DataFrame, title: str):
     import numpy as np
 
     first, second = frame.columns[1], frame.columns[2]
-    percent = first == "test_bleu"  # BLEU and chrF are on a 0-100 scale
+    percent = first.removeprefix(TEST_METRIC_PREFIX) in PERCENT_METRICS
     positions = np.arange(len(frame))
     figure, axes = plt.subplots(figsize=(8, 1.0 + 0.6 * len(frame)))
     bar_height = 0.4

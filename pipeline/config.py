@@ -1,69 +1,43 @@
 """One typed, frozen configuration per pipeline run.
 
-A run's config comes from the pipeline's YAML file (``pipeline/configs/<name>.yaml``) plus
-overrides (``--set key=value`` on the CLI, DAG params in Airflow). It is validated on load; an
-error names the offending field. The resolved config is hashed, so every artifact and registry
-version can say exactly which config produced it.
+A run's config comes from the pipeline's YAML file plus overrides (``--set key=value`` on the CLI,
+DAG params in Airflow). It is validated on load; an error names the offending field. The resolved
+config is hashed, so every artifact and registry version can say exactly which config produced it.
+
+The ``corpus`` section is one reader's section (``pipeline/corpora/readers/<name>.py``), chosen by
+``corpus.name``: a field that the reader does not read is an error naming reader and field. The
+reader decides the task kind (classification or translation); what a kind accepts (architecture
+families, ranking metrics, a second text side) comes from ``pipeline.names``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from models.config import FrozenConfig, ModelConfig
+from pipeline import names
+from pipeline.corpora import corpus_reader, corpus_sections, reader_names
+from pipeline.corpora.base import CorpusSection
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-
-
-TRANSLATION_CORPORA = ("aihub", "line_aligned", "tsv_pairs")
 
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the field."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# The corpus section: one reader's own section, picked by corpus.name.
+CorpusConfig = Annotated[Union[tuple(corpus_sections())], Field(discriminator="name")]
 
 
-class CorpusConfig(_Frozen):
-    # The reader (pipeline/corpora/readers.py): NSMC TSV files, the Reuters-21578 SGML
-    # distribution (a local folder), or Keras' reuters.npz + reuters_word_index.json.
-    name: Literal["nsmc", "reuters_sgml", "reuters_npz", "aihub", "line_aligned", "tsv_pairs"] = "nsmc"
-    # Reuters-21578 SGML: the single-topic subset to build ("r8" or "r52").
-    subset: Literal["r8", "r52"] | None = None
-    # A local folder holding the corpus files; None downloads from `urls` into the data root.
-    source: str | None = None
-    urls: dict[str, str] = Field(default_factory=dict)
-    sha256: dict[str, str] = Field(default_factory=dict)
-    # Only for files whose publisher records no sha256 (Keras' reuters_word_index.json).
-    md5: dict[str, str] = Field(default_factory=dict)
-    # Fraction of the train file held out as the validation split (seeded, recorded).
-    valid_fraction: float = Field(0.1, ge=0.0, lt=0.5)
-    # Repeated documents are dropped from the train file (they overweight a few reviews); the
-    # test file is the published benchmark and is kept whole (its repeats are only counted).
-    drop_train_duplicates: bool = True
-    max_rows_per_split: int | None = Field(None, gt=0)
-    download_timeout_seconds: float = Field(30.0, gt=0)
-    # Parallel corpora (aihub, line_aligned, tsv_pairs): which side is which, where the columns
-    # are, how pairs are filtered and split. Lengths are whitespace words of each side.
-    source_lang: str = "ko"
-    target_lang: str = "en"
-    file_glob: str = "*.xlsx"
-    columns: dict[str, str] = Field(default_factory=lambda: {"id": "SID", "source": "원문", "target": "번역문"})
-    tsv_columns: tuple[int, int] = (0, 1)
-    min_words: int = Field(1, ge=1)
-    max_words: int | None = Field(None, ge=1)
-    test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
-    # Keep at most this many pairs (after filtering, a seeded sample): for quick runs.
-    max_pairs: int | None = Field(None, gt=0)
-
-
-class TextConfig(_Frozen):
+class TextConfig(FrozenConfig):
     # Which characters survive cleaning: "hangul" keeps Hangul syllables and jamo only (the
     # lecture recipe); "hangul_basic" also keeps digits, Latin letters and ! ? . ~ ^ which carry
     # sentiment in reviews ("ㅋㅋ", "!!", "10점").
@@ -71,7 +45,7 @@ class TextConfig(_Frozen):
     lowercase: bool = True
     # Runs of one character longer than this are shortened ("ㅋㅋㅋㅋㅋㅋ" -> "ㅋㅋㅋ").
     max_char_repeat: int | None = Field(3, ge=1)
-    tokenizer: Literal["mecab", "okt", "komoran", "kkma", "hannanum", "english", "chars", "whitespace"] = "mecab"
+    tokenizer: Literal[names.TOKENIZERS] = "mecab"
     # Tokenizer options, e.g. {"stem": true} for Okt; recorded with every model.
     tokenizer_options: dict[str, Any] = Field(default_factory=dict)
     stopwords: list[str] = Field(default_factory=list)
@@ -89,32 +63,19 @@ class TextConfig(_Frozen):
     workers: int | None = Field(None, ge=1)
     chunk_size: int = Field(2000, ge=1)
 
+    @model_validator(mode="after")
+    def _tokenizer_takes_its_options(self) -> "TextConfig":
+        # Constructing a tokenizer checks its options and starts nothing (a JVM starts on first use).
+        from pipeline.text.tokenizers import make_tokenizer
 
-class ModelConfig(_Frozen):
-    """Every builder's whole interface; each builder reads the fields it needs."""
-
-    embedding_dim: int = Field(100, ge=1)
-    units: int = Field(128, ge=1)
-    dropout_rate: float = Field(0.3, ge=0.0, lt=1.0)
-    # Recurrent layers in the stacked builder.
-    depth: int = Field(2, ge=1)
-    # CNN-LSTM: Conv1D filters and kernel, then MaxPooling1D.
-    conv_filters: int = Field(64, ge=1)
-    kernel_size: int = Field(5, ge=1)
-    pool_size: int = Field(2, ge=1)
-    # Attention pooling: "bahdanau" (additive) or "dot" (Luong dot-product) scoring.
-    attention_score: Literal["bahdanau", "dot"] = "bahdanau"
-    attention_units: int = Field(64, ge=1)
-    # TF-IDF baselines: word n-grams up to this length, kept when in at least min_df train texts.
-    baseline_max_ngram: int = Field(2, ge=1)
-    baseline_min_df: int = Field(2, ge=1)
-    nb_alpha: float = Field(1.0, gt=0)
-    logreg_c: float = Field(1.0, gt=0)
-    # Seq2seq: a bidirectional LSTM encoder (the decoder then has 2 * units).
-    bidirectional_encoder: bool = False
+        try:
+            make_tokenizer(self.tokenizer, self.tokenizer_options)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"tokenizer_options: {exc}") from None
+        return self
 
 
-class DecodeConfig(_Frozen):
+class DecodeConfig(FrozenConfig):
     """Translation decoding: evaluation runs greedy and beam search; serving takes these defaults."""
 
     beam_width: int = Field(5, ge=1)
@@ -125,7 +86,7 @@ class DecodeConfig(_Frozen):
     batch_size: int = Field(128, ge=1)
 
 
-class TrainConfig(_Frozen):
+class TrainConfig(FrozenConfig):
     models: list[str] = Field(default_factory=lambda: ["lstm"], min_length=1)
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(256, ge=1)
@@ -136,26 +97,39 @@ class TrainConfig(_Frozen):
     mixed_precision: bool = False
 
 
-class RegistryConfig(_Frozen):
+class RegistryConfig(FrozenConfig):
     model_name: str = Field("nsmc-sentiment", min_length=1)
     # The metric that picks the best model of a run and gates promotion to @champion.
-    metric: Literal["accuracy", "f1", "macro_f1", "bleu", "chrf"] = "accuracy"
+    metric: Literal[tuple(metric for kind in names.KINDS for metric in names.KIND_METRICS[kind])] = "accuracy"
     # A challenger must beat the champion by more than this to take the alias.
     min_improvement: float = Field(0.0, ge=0.0)
 
 
-class TrackingConfig(_Frozen):
+class TrackingConfig(FrozenConfig):
     # None: MLFLOW_TRACKING_URI from the environment, else the project's local SQLite store.
     tracking_uri: str | None = None
     experiment: str = "nsmc-sentiment"
 
 
-class PipelineConfig(_Frozen):
-    pipeline: str
+class DagConfig(FrozenConfig):
+    """How the pipeline appears in Airflow (one DAG per pipeline file)."""
+
+    # None: the pipeline's name.
+    dag_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$")
+    # A cron expression or preset ("@weekly"); None: triggered by hand only.
+    schedule: str | None = "@weekly"
+    tags: list[str] = Field(default_factory=list)
+    # Markdown shown on the DAG's page.
+    description: str = ""
+
+
+class PipelineConfig(FrozenConfig):
+    pipeline: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     data_root: str = "data"
-    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    dag: DagConfig = Field(default_factory=DagConfig)
+    corpus: CorpusConfig
     text: TextConfig = Field(default_factory=TextConfig)
-    # Translation only: the target side's text processing (`text` is then the source side).
+    # Paired kinds only (translation): the target side's text processing (`text` is then the source side).
     target_text: TextConfig | None = None
     decode: DecodeConfig = Field(default_factory=DecodeConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -163,50 +137,43 @@ class PipelineConfig(_Frozen):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
-    @model_validator(mode="after")
-    def _subset_fits_corpus(self) -> "PipelineConfig":
-        if self.corpus.name == "reuters_sgml" and self.corpus.subset is None:
-            raise ValueError("corpus.subset: reuters_sgml needs a single-topic subset, 'r8' or 'r52'")
-        if self.corpus.name != "reuters_sgml" and self.corpus.subset is not None:
-            raise ValueError(f"corpus.subset: only reuters_sgml has subsets (corpus.name is {self.corpus.name!r})")
-        return self
+    @property
+    def kind(self) -> str:
+        """The task kind, which the corpus reader decides (``pipeline.names.KINDS``)."""
+        return type(self.corpus).kind
 
     @property
-    def task(self) -> str:
-        return "translation" if self.corpus.name in TRANSLATION_CORPORA else "classification"
+    def dag_id(self) -> str:
+        return self.dag.dag_id or self.pipeline
 
     @model_validator(mode="after")
-    def _models_fit_task(self) -> "PipelineConfig":
-        from models.registry import is_seq2seq
+    def _fits_its_kind(self) -> "PipelineConfig":
+        from models.registry import architectures, family_of
 
-        wrong = [name for name in self.train.models if is_seq2seq(name) != (self.task == "translation")]
+        families = names.KIND_MODEL_FAMILIES[self.kind]
+        unknown = [name for name in self.train.models if name not in architectures()]
+        if unknown:
+            raise ValueError(f"train.models: unknown model(s) {unknown}; known: {architectures()}")
+        wrong = [name for name in self.train.models if family_of(name) not in families]
         if wrong:
-            raise ValueError(f"train.models: {wrong} cannot train on a {self.task} corpus ({self.corpus.name})")
+            fitting = [name for family in families for name in architectures(family)]
+            raise ValueError(f"train.models: {wrong} cannot train on a {self.kind} corpus "
+                             f"({self.corpus.name}); these can: {fitting}")
+        metrics = names.KIND_METRICS[self.kind]
+        if self.registry.metric not in metrics:
+            raise ValueError(f"registry.metric: {self.kind} models are ranked by one of {list(metrics)}, "
+                             f"not {self.registry.metric}")
         if self.text.subword_vocab_size is not None:
             raise ValueError("text.subword_vocab_size: subword pieces are for a translation's target side "
                              "(target_text.subword_vocab_size)")
-        if self.task == "translation":
-            if self.target_text is None:
-                raise ValueError("target_text: a translation corpus needs the target side's text settings")
-            if self.target_text.tokenizer == "chars" and self.target_text.subword_vocab_size is not None:
-                raise ValueError("target_text.subword_vocab_size: character-level targets are not split into "
-                                 "subword pieces; set it to null with target_text.tokenizer=chars")
-            if self.registry.metric not in ("bleu", "chrf"):
-                raise ValueError(f"registry.metric: translation models are ranked by bleu or chrf, "
-                                 f"not {self.registry.metric}")
-        elif self.registry.metric in ("bleu", "chrf"):
-            raise ValueError(f"registry.metric: {self.registry.metric} is for translation corpora")
-        return self
-
-    @model_validator(mode="after")
-    def _known_models(self) -> "PipelineConfig":
-        from models.registry import available_builders
-
-        unknown = [name for name in self.train.models if name not in available_builders()]
-        if unknown:
-            raise ValueError(
-                f"train.models: unknown model(s) {unknown}; known: {sorted(available_builders())}"
-            )
+        paired = self.kind in names.PAIRED_KINDS
+        if paired and self.target_text is None:
+            raise ValueError(f"target_text: a {self.kind} corpus needs the target side's text settings")
+        if not paired and self.target_text is not None:
+            raise ValueError(f"target_text: a {self.kind} corpus has one text side (`text`); remove target_text")
+        if paired and self.target_text.tokenizer == "chars" and self.target_text.subword_vocab_size is not None:
+            raise ValueError("target_text.subword_vocab_size: character-level targets are not split into "
+                             "subword pieces; set it to null with target_text.tokenizer=chars")
         return self
 
     def data_dir(self) -> Path:
@@ -268,40 +235,98 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return merged
 
 
+def pipeline_files() -> dict[str, Path]:
+    """Pipeline name (the YAML file's stem) -> file: the built-in pipelines, then the user's folder
+    (``RNNFLOW_PIPELINES``). A user's file may not take a built-in pipeline's name."""
+    found = {path.stem: path for path in sorted(CONFIG_DIR.glob("*.yaml"))}
+    folder = os.environ.get(names.PIPELINES_ENV, "").strip()
+    if folder:
+        for path in sorted(Path(folder).expanduser().glob("*.y*ml")):
+            if path.suffix not in (".yaml", ".yml"):
+                continue
+            if path.stem in found:
+                raise ConfigError(f"{path}: pipeline {path.stem!r} is already defined by {found[path.stem]}")
+            found[path.stem] = path
+    return found
+
+
 def load_config(pipeline: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> PipelineConfig:
-    """Load ``pipeline`` (a name under pipeline/configs or a YAML path), apply overrides, validate."""
+    """Load ``pipeline`` (a pipeline's name or a YAML path), apply overrides, validate."""
     path = Path(pipeline)
-    if not path.suffix:
-        path = CONFIG_DIR / f"{pipeline}.yaml"
+    if path.suffix not in (".yaml", ".yml"):
+        known = pipeline_files()
+        if str(pipeline) not in known:
+            raise ConfigError(f"pipeline {pipeline!r}: no such pipeline (known: {sorted(known)})")
+        path = known[str(pipeline)]
     if not path.is_file():
-        known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-        raise ConfigError(f"config {path}: no such file (known pipelines: {known})")
+        raise ConfigError(f"config {path}: no such file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: top level must be a mapping")
+    data.setdefault("pipeline", path.stem)
+    if data["pipeline"] != path.stem:
+        raise ConfigError(f"config {path}: pipeline: {data['pipeline']!r} must be the file's name, {path.stem!r}")
     if isinstance(overrides, list):
         overrides = dict(parse_override(item) for item in overrides)
-    data = apply_overrides(data, overrides or {})
+    data = apply_overrides(switch_reader(data, overrides or {}), overrides or {})
     return validate_config(data, origin=str(path))
+
+
+def switch_reader(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """When an override picks another corpus reader, keep only the corpus fields the two readers
+    share by descent (split fractions, length filters...), not the old reader's own (its URLs,
+    file glob, columns), which the new reader does not read."""
+    corpus = data.get("corpus")
+    new_name = overrides.get("corpus.name")
+    if not isinstance(corpus, dict) or new_name is None or new_name == corpus.get("name"):
+        return data
+    sections = {section.model_fields["name"].default: section for section in corpus_sections()}
+    old, new = sections.get(corpus.get("name")), sections.get(new_name)
+    if old is None or new is None:
+        return data  # validation names the unknown reader
+    common = next(base for base in new.__mro__ if issubclass(base, CorpusSection) and base in old.__mro__)
+    kept = {key: value for key, value in corpus.items() if key in common.model_fields and key != "name"}
+    return {**data, "corpus": {**kept, "name": new_name}}
 
 
 def validate_config(data: dict[str, Any], origin: str = "<dict>") -> PipelineConfig:
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "<root>"
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                message = "unknown field"
-            elif "input" in error and error["type"] != "value_error":
-                message += f" (got {error['input']!r})"
-            problems.append(f"{field}: {message}")
+        problems = [_describe(error) for error in exc.errors()]
         raise ConfigError(f"config {origin} is invalid:\n  " + "\n  ".join(problems)) from None
+
+
+def _describe(error: dict) -> str:
+    """One validation error as ``field: what is wrong``, in the config's own terms."""
+    loc = [str(part) for part in error["loc"]]
+    if loc[:1] == ["corpus"] and len(loc) > 1 and loc[1] in reader_names():
+        reader = loc.pop(1)  # the union's tag: say it in words, not in the field path
+        field = ".".join(loc)
+        if error["type"] == "extra_forbidden":
+            section = corpus_reader(reader).Section
+            return (f"{field}: the {reader} reader does not read this field "
+                    f"(it reads {sorted(set(section.model_fields) - {'name'})})")
+    field = ".".join(loc) or "<root>"
+    if error["type"] == "union_tag_invalid":
+        return f"{field}.name: unknown reader {error['input'].get('name')!r}; the readers are {list(reader_names())}"
+    if error["type"] == "union_tag_not_found":
+        return f"{field}.name: missing; the readers are {list(reader_names())}"
+    message = error["msg"]
+    if error["type"] == "value_error":
+        # Our validators' messages start with the field they are about, relative to `loc`.
+        message = message.removeprefix("Value error, ")
+        return f"{field}.{message}" if loc else message
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif error["type"] == "missing":
+        message = "required field missing"
+    elif "input" in error:
+        message += f" (got {error['input']!r})"
+    return f"{field}: {message}"
 
 
 def config_from_yaml_text(text: str, origin: str) -> PipelineConfig:

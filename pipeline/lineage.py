@@ -6,6 +6,7 @@ import functools
 import subprocess
 from dataclasses import asdict, dataclass
 
+from pipeline.names import TAG_PREFIX
 from pipeline.paths import PROJECT_ROOT
 
 
@@ -41,4 +42,4 @@ class Lineage:
         return dag_run_key(self.dag_id, self.dag_run_id)
 
     def tags(self) -> dict[str, str]:
-        return {f"rnnflow.{key}": value for key, value in asdict(self).items() if value}
+        return {f"{TAG_PREFIX}{key}": value for key, value in asdict(self).items() if value}

@@ -1,4 +1,5 @@
-"""The thin place where rnnflow talks to MLflow tracking: URI, experiment, idempotent runs.
+"""The place where rnnflow talks to MLflow tracking: URI, experiment, idempotent runs, and what
+each stage records on the DAG run's parent run.
 
 A DAG run owns one parent MLflow run and one child run per trained architecture, found again by
 tags when a task is retried, so reruns reuse runs instead of piling up duplicates.
@@ -17,13 +18,12 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
 from pipeline.lineage import Lineage
+from pipeline.names import (ALIAS_TAG, ARCH_TAG, BEST_ARCH_TAG, DATA_DIGEST_TAG, ERROR_TAG, FAILED_TASK_TAG,
+                            REGISTERED_VERSION_TAG, RUN_KEY_TAG, RUN_ROLE_TAG)
 from pipeline.paths import local_mlflow_dir, local_tracking_uri
+from pipeline.results import SUMMARY_FILE, TEXT_SPEC_FILE, EvalResult, IngestResult, PreparedFeatures, RegisterResult
 
 log = logging.getLogger(__name__)
-
-KIND_TAG = "rnnflow.kind"
-ARCH_TAG = "rnnflow.arch"
-RUN_KEY_TAG = "rnnflow.run_key"
 
 
 def tracking_uri(config: PipelineConfig | None = None) -> str:
@@ -76,7 +76,7 @@ def parent_run(client: MlflowClient, config: PipelineConfig, lineage: Lineage) -
     if existing is not None:
         return existing.info.run_id, False
     run = client.create_run(experiment, run_name=f"{lineage.dag_id} {lineage.dag_run_id}",
-                            tags={**lineage.tags(), KIND_TAG: "parent", RUN_KEY_TAG: run_key})
+                            tags={**lineage.tags(), RUN_ROLE_TAG: "parent", RUN_KEY_TAG: run_key})
     return run.info.run_id, True
 
 
@@ -95,7 +95,7 @@ def child_run(client: MlflowClient, config: PipelineConfig, parent_run_id: str, 
     if existing is not None and existing.info.status == "RUNNING":
         client.set_terminated(existing.info.run_id, status="FAILED")
     run = client.create_run(experiment, run_name=arch, tags={
-        **lineage.tags(), KIND_TAG: "child", ARCH_TAG: arch, RUN_KEY_TAG: run_key,
+        **lineage.tags(), RUN_ROLE_TAG: "child", ARCH_TAG: arch, RUN_KEY_TAG: run_key,
         "mlflow.parentRunId": parent_run_id})
     return run.info.run_id, False
 
@@ -110,3 +110,75 @@ def log_params_once(client: MlflowClient, run_id: str, params: dict[str, Any]) -
         items = list(fresh.items())
         for start in range(0, len(items), 100):
             client.log_batch(run_id, params=[Param(k, v) for k, v in items[start:start + 100]])
+
+
+def start_parent_run(config: PipelineConfig, lineage: Lineage) -> str:
+    """The DAG run's parent run, created on first call with the resolved config logged once."""
+    client = configure(config)
+    parent_run_id, created = parent_run(client, config, lineage)
+    log_params_once(client, parent_run_id, config.flat_params())
+    if created:
+        client.log_text(parent_run_id, config.to_yaml(), "config/resolved_config.yaml")
+    return parent_run_id
+
+
+def log_ingest(config: PipelineConfig, parent_run_id: str, ingested: IngestResult) -> None:
+    client = configure(config)
+    client.set_tag(parent_run_id, DATA_DIGEST_TAG, ingested.data_digest)
+    client.log_artifact(parent_run_id, ingested.report_path, "data")
+    for split, rows in ingested.rows.items():
+        client.log_metric(parent_run_id, f"rows_{split}", rows)
+
+
+def log_features(config: PipelineConfig, parent_run_id: str, prepared: PreparedFeatures) -> None:
+    client = configure(config)
+    for name in (TEXT_SPEC_FILE, SUMMARY_FILE):
+        client.log_artifact(parent_run_id, str(prepared.path(name)), "features")
+    for name, value in {**prepared.sizes(), "tokenize_seconds": prepared.tokenize_seconds}.items():
+        client.log_metric(parent_run_id, name, value)
+
+
+def log_run_summary(config: PipelineConfig, parent_run_id: str, run_ids: dict[str, str], prepared: PreparedFeatures,
+                    evaluated: list[EvalResult], registered: RegisterResult, comparison_metrics: tuple[str, str]) -> dict:
+    """The comparison of the run's models (table and chart) and ``summary.json`` on the parent run."""
+    from pipeline.compare import comparison_figure, comparison_frame
+
+    client = configure(config)
+    models = {}
+    for item in evaluated:
+        metrics = client.get_run(item.run_id).data.metrics
+        models[item.arch] = {**{f"test_{k}": round(v, 4) for k, v in item.metrics.items()},
+                             "train_seconds": round(metrics.get("train_seconds", float("nan")), 1),
+                             "epochs_run": int(metrics.get("epochs_run", 0)),
+                             "param_count": int(metrics.get("param_count", 0)), "run_id": item.run_id}
+    summary = {**run_ids, "rows": prepared.rows, **prepared.sizes(), "tokenize_seconds": prepared.tokenize_seconds,
+               "models": models, "parent_run_id": parent_run_id,
+               "registered": {key: getattr(registered, key) for key in ("model_name", "version", "alias", "reason",
+                                                                        "arch")}}
+    comparison = comparison_frame(models, comparison_metrics)
+    with mlflow.start_run(run_id=parent_run_id):
+        mlflow.log_table(comparison, "comparison/table.json")
+        mlflow.log_text(comparison.to_csv(index=False), "comparison/table.csv")
+        mlflow.log_figure(comparison_figure(comparison, f"{run_ids['dag_id']}: models on the same test split"),
+                          "comparison/chart.png")
+        mlflow.log_dict(summary, "summary.json")
+        mlflow.set_tags({REGISTERED_VERSION_TAG: registered.version, ALIAS_TAG: registered.alias,
+                         BEST_ARCH_TAG: registered.arch})
+    return summary
+
+
+def mark_parent_failed(config: PipelineConfig, parent_run_id: str, task_id: str, error: str) -> None:
+    client = configure(config)
+    client.set_tag(parent_run_id, FAILED_TASK_TAG, task_id)
+    client.set_tag(parent_run_id, ERROR_TAG, error[:4000])
+    client.set_terminated(parent_run_id, status="FAILED")
+
+
+def find_run_summary(run_key: str) -> dict:
+    """The ``summary.json`` of the DAG run whose key is ``run_key``, from any experiment."""
+    client = MlflowClient()
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1)
+    if not runs:
+        raise LookupError(f"no MLflow parent run for {run_key}")
+    return mlflow.artifacts.load_dict(f"runs:/{runs[0].info.run_id}/summary.json")

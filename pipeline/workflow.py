@@ -1,8 +1,9 @@
-"""The training DAG's shape, shared by every pipeline (classifiers and translators alike).
+"""The DAG factory: every pipeline file becomes one training DAG of the same shape.
 
 start_run -> ingest -> preprocess -> train (one mapped task per architecture) -> evaluate (mapped)
 -> register/promote. Each task calls one function of ``pipeline.tasks`` with small references
-through XCom. Building the DAG imports only ``airflow.sdk``: parsing stays fast and light.
+through XCom. Building the DAGs reads and validates the pipeline files and imports only
+``airflow.sdk`` besides: parsing stays fast and light.
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import DAG, Param, dag, task
 
-# Training tasks go to this Celery queue (the distributed deployment sets it to "gpu", where the
-# GPU workers listen); unset, they share Airflow's default queue with everything else.
-TRAIN_QUEUE_ENV = "RNNFLOW_TRAIN_QUEUE"
+from pipeline import names
+from pipeline.config import PipelineConfig, load_config, pipeline_files
 
-TOKENIZERS = [None, "mecab", "okt", "komoran", "kkma", "hannanum", "english", "whitespace"]
+PARAMS_DOC = """
+#### Params
+| param | sets | example |
+|---|---|---|
+| `source` | `corpus.source`: a local file or folder; empty uses the configured source or download | `/data/nsmc` |
+| `corpus` | `corpus.name`: the reader ({readers}) | `{reader}` |
+| `tokenizer` | `text.tokenizer` ({tokenizers}) | `{tokenizer}` |
+| `epochs` | `train.epochs` | `3` |
+| `models` | `train.models`: architectures to train side by side ({architectures}) | `{models}` |
+| `overrides` | any config field, `key=value` with a YAML value | `["text.min_freq=3"]` |
+"""
 
 
 def _mark_run_failed(context) -> None:
@@ -26,37 +36,63 @@ def _mark_run_failed(context) -> None:
 
 
 def train_queue() -> dict[str, str]:
-    queue = os.environ.get(TRAIN_QUEUE_ENV, "").strip()
+    """Training tasks go to this Celery queue (the distributed deployment sets it to "gpu", where
+    the GPU workers listen); unset, they share Airflow's default queue with everything else."""
+    queue = os.environ.get(names.TRAIN_QUEUE_ENV, "").strip()
     return {"queue": queue} if queue else {}
 
 
-def common_params(source: Param) -> dict[str, Param]:
-    """The params every classifier DAG takes; ``source`` describes the corpus' own local files."""
-    return {
-        "source": source,
-        "tokenizer": Param(None, type=["null", "string"], enum=TOKENIZERS),
+def dag_params(config: PipelineConfig) -> dict[str, Param]:
+    """The trigger form: one param per ``names.DAG_PARAM_FIELDS`` entry, plus ``overrides``."""
+    from models.registry import architectures
+    from pipeline.corpora import reader_names
+
+    fitting = [arch for family in names.KIND_MODEL_FAMILIES[config.kind] for arch in architectures(family)]
+    params = {
+        "source": Param(None, type=["null", "string"], description="A local corpus file or folder."),
+        "corpus": Param(None, type=["null", "string"], enum=[None, *reader_names()],
+                        description="The corpus reader; another reader keeps only the corpus fields both share."),
+        "tokenizer": Param(None, type=["null", "string"], enum=[None, *names.TOKENIZERS]),
         "epochs": Param(None, type=["null", "integer"], minimum=1),
-        "models": Param(None, type=["null", "array"], description="Architectures to train, e.g. [\"lstm\", \"tfidf_logreg\"]."),
-        "overrides": Param([], type="array", description="Config overrides key=value, e.g. [\"text.min_freq=3\"]."),
+        "models": Param(None, type=["null", "array"], items={"type": "string", "enum": fitting},
+                        description="Architectures to train side by side."),
+        names.OVERRIDES_PARAM: Param([], type="array", items={"type": "string"},
+                                     description="Config overrides key=value, e.g. [\"text.min_freq=3\"]."),
     }
+    missing = set(names.DAG_PARAM_FIELDS) - set(params)
+    if missing:
+        raise RuntimeError(f"DAG params lack {sorted(missing)} (pipeline.names.DAG_PARAM_FIELDS)")
+    return params
 
 
-def training_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], params: dict[str, Param],
-                   schedule: str = "@weekly"):
-    """A DAG that trains ``pipeline``'s configured architectures side by side and promotes the best.
-    The stages dispatch on the config's task (classification or translation)."""
+def dag_doc(config: PipelineConfig) -> str:
+    from models.registry import architectures
+    from pipeline.corpora import reader_names
+
+    fitting = [arch for family in names.KIND_MODEL_FAMILIES[config.kind] for arch in architectures(family)]
+    header = (f"### {config.pipeline}: {config.kind}\n\n{config.dag.description.strip()}\n\n"
+              f"Corpus `{config.corpus.name}`, models {', '.join(f'`{m}`' for m in config.train.models)}; the best "
+              f"by test `{config.registry.metric}` is registered as `{config.registry.model_name}`.\n")
+    return header + PARAMS_DOC.format(readers=", ".join(reader_names()), reader=config.corpus.name,
+                                      tokenizers=", ".join(names.TOKENIZERS), tokenizer=config.text.tokenizer,
+                                      architectures=", ".join(fitting), models=list(config.train.models))
+
+
+def training_dag(config: PipelineConfig) -> DAG:
+    """A DAG that trains the pipeline's architectures side by side and promotes the best."""
+    pipeline = config.pipeline
 
     @dag(
-        dag_id=dag_id,
-        schedule=schedule,
+        dag_id=config.dag_id,
+        schedule=config.dag.schedule,
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
-        tags=["rnnflow", *tags],
-        doc_md=doc_md,
+        tags=["rnnflow", config.kind, *config.dag.tags],
+        doc_md=dag_doc(config),
         default_args={"owner": "rnnflow", "retries": 2, "retry_delay": timedelta(minutes=2),
                       "on_failure_callback": _mark_run_failed},
-        params=params,
+        params=dag_params(config),
     )
     def pipeline_dag():
         @task
@@ -106,3 +142,14 @@ def training_dag(dag_id: str, pipeline: str, doc_md: str, tags: list[str], param
         register(run, prepared, evaluated)
 
     return pipeline_dag()
+
+
+def pipeline_dags() -> dict[str, DAG]:
+    """DAG id -> DAG for every pipeline file (the built-in ones and ``RNNFLOW_PIPELINES``)."""
+    dags = {}
+    for name in pipeline_files():
+        built = training_dag(load_config(name))
+        if built.dag_id in dags:
+            raise ValueError(f"pipeline {name}: DAG id {built.dag_id!r} is already used by another pipeline")
+        dags[built.dag_id] = built
+    return dags

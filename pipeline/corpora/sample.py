@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pipeline.corpora.nsmc import HEADER_LINE, SPLIT_FILES
+from pipeline.corpora.readers.nsmc import HEADER_LINE, SPLIT_FILES
 from pipeline.io import atomic_path
 
 SUBJECTS = ["영화", "스토리", "배우들 연기", "연출", "음악", "결말", "주인공", "영상미", "대사", "전개"]

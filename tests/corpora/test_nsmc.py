@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.nsmc import drop_duplicates, parse_file
+from pipeline.corpora.readers.nsmc import drop_duplicates, parse_file
 from tests.conftest import write_nsmc
 
 

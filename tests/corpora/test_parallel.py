@@ -8,8 +8,9 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.parallel import aihub_domain, read_tsv_pairs, TsvStats
-from pipeline.ingest import run_ingest
+from pipeline.corpora.readers.aihub import aihub_domain
+from pipeline.corpora.readers.tsv_pairs import TsvStats, read_tsv_pairs
+from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
 
 

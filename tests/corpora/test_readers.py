@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
-from pipeline.corpora.readers import KERAS_REUTERS_TOPICS
-from pipeline.ingest import run_ingest
+from pipeline.corpora.readers.reuters_npz import KERAS_REUTERS_TOPICS
+from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
 from tests.corpora.test_reuters import _document
 

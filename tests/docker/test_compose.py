@@ -124,7 +124,7 @@ def test_workers_split_the_queues_and_the_gpu_worker_reserves_gpus(compose):
 
 
 def test_train_queue_setting_matches_the_dag_factory(raw_compose):
-    from pipeline.workflow import TRAIN_QUEUE_ENV
+    from pipeline.names import TRAIN_QUEUE_ENV
 
     assert TRAIN_QUEUE_ENV in raw_compose["x-airflow-env"]
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def _load_dag():
     from pipeline.cli import load_dag
 
-    return load_dag("nsmc_sentiment")
+    return load_dag("nsmc")
 
 
 def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_store, sample_corpus, tmp_path):

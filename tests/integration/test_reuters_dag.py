@@ -35,7 +35,7 @@ def test_reuters_dag_trains_softmax_models_and_registers_the_best(airflow_db, ml
                  "corpus.subset=r52", "text.workers=1", "train.epochs=2", "model.units=8", "model.embedding_dim=8",
                  "model.baseline_min_df=1", "train.models=[bilstm_attention, tfidf_logreg]",
                  "tracking.experiment=reuters-test"]
-    dag_run = load_dag("reuters_topics").test(run_conf={"overrides": overrides})
+    dag_run = load_dag("reuters").test(run_conf={"overrides": overrides})
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("reuters-test").experiment_id],

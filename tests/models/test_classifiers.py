@@ -1,19 +1,21 @@
 import numpy as np
 import pytest
 
-from models.registry import KERAS_BUILDERS, build_model
-from pipeline.config import ModelConfig
+from models.registry import architectures, build_classifier
+
+CLASSIFIERS = architectures("classifiers")
+from models.config import ModelConfig
 
 CONFIG = ModelConfig(embedding_dim=8, units=4, dropout_rate=0.1)
 BATCH = np.array([[3, 4, 5, 0, 0], [6, 7, 0, 0, 0]], dtype=np.int32)
 
 
-@pytest.mark.parametrize("name", KERAS_BUILDERS)
+@pytest.mark.parametrize("name", CLASSIFIERS)
 @pytest.mark.parametrize("num_classes, width", [(2, 1), (5, 5)])
 def test_every_builder_compiles_and_gives_the_right_shape(name, num_classes, width):
-    from models.classifiers import loss_for
+    from models.text_classifier import loss_for
 
-    model = build_model(name, CONFIG, vocab_size=10, num_classes=num_classes)
+    model = build_classifier(name, CONFIG, vocab_size=10, num_classes=num_classes)
     model.compile(optimizer="adam", loss=loss_for(num_classes))
     outputs = np.asarray(model(BATCH))
     assert outputs.shape == (2, width)
@@ -21,9 +23,9 @@ def test_every_builder_compiles_and_gives_the_right_shape(name, num_classes, wid
         np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", KERAS_BUILDERS)
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_padding_does_not_change_the_output(name):
-    model = build_model(name, CONFIG, vocab_size=10)
+    model = build_classifier(name, CONFIG, vocab_size=10)
     short = np.asarray(model(np.array([[3, 4, 5]], dtype=np.int32), training=False))
     padded = np.asarray(model(np.array([[3, 4, 5, 0, 0, 0]], dtype=np.int32), training=False))
     np.testing.assert_allclose(short, padded, rtol=1e-5, atol=1e-6)
@@ -31,11 +33,11 @@ def test_padding_does_not_change_the_output(name):
 
 def test_unknown_builder_is_named():
     with pytest.raises(KeyError, match="'gpt'"):
-        build_model("gpt", CONFIG, vocab_size=10)
+        build_classifier("gpt", CONFIG, vocab_size=10)
 
 
 def test_class_probabilities_expands_sigmoid_output():
-    from models.classifiers import class_probabilities
+    from models.text_classifier import class_probabilities
 
     np.testing.assert_allclose(class_probabilities([[0.8], [0.1]]), [[0.2, 0.8], [0.9, 0.1]])
     np.testing.assert_allclose(class_probabilities([[0.2, 0.8]]), [[0.2, 0.8]])
@@ -43,14 +45,14 @@ def test_class_probabilities_expands_sigmoid_output():
 
 def test_one_class_is_rejected():
     with pytest.raises(ValueError, match="num_classes=1"):
-        build_model("lstm", CONFIG, vocab_size=10, num_classes=1)
+        build_classifier("lstm", CONFIG, vocab_size=10, num_classes=1)
 
 
-@pytest.mark.parametrize("name", KERAS_BUILDERS)
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_every_builder_round_trips_through_a_keras_file(name, tmp_path):
     import keras
 
-    model = build_model(name, CONFIG, vocab_size=10, num_classes=3)
+    model = build_classifier(name, CONFIG, vocab_size=10, num_classes=3)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     restored = keras.saving.load_model(path)
@@ -58,9 +60,9 @@ def test_every_builder_round_trips_through_a_keras_file(name, tmp_path):
 
 
 def test_attention_inspector_exposes_weights_that_ignore_padding():
-    from models.classifiers import attention_inspector
+    from models.text_classifier import attention_inspector
 
-    model = build_model("bilstm_attention", CONFIG, vocab_size=10)
+    model = build_classifier("bilstm_attention", CONFIG, vocab_size=10)
     _, weights = attention_inspector(model)(BATCH)
     weights = np.asarray(weights)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)

@@ -7,8 +7,8 @@ import keras
 import pytest
 from keras import layers
 
-from models.registry import KERAS_BUILDERS, SEQ2SEQ_BUILDERS, build_model, build_translator
-from pipeline.config import ModelConfig
+from models.registry import architectures, build_classifier, build_translator
+from models.config import ModelConfig
 from pipeline.text.vocab import pad_ids
 from tests.conftest import PROJECT_ROOT
 
@@ -23,9 +23,9 @@ def _recurrent_layers(model):
 
 def _models():
     # SimpleRNN has no cuDNN kernel in Keras at all: it stays the lecture's CPU-sized baseline.
-    for name in (n for n in KERAS_BUILDERS if n != "simple_rnn"):
-        yield name, build_model(name, CONFIG, vocab_size=30, num_classes=3)
-    for name in SEQ2SEQ_BUILDERS:
+    for name in (n for n in architectures("classifiers") if n != "simple_rnn"):
+        yield name, build_classifier(name, CONFIG, vocab_size=30, num_classes=3)
+    for name in architectures("translators"):
         yield name, build_translator(name, CONFIG.model_copy(update={"bidirectional_encoder": True}), 30, 40)
 
 
@@ -53,7 +53,7 @@ def test_models_build_under_mixed_precision_with_float32_outputs():
 
     try:
         assert set_precision(True) == "mixed_float16"
-        model = build_model("bilstm_attention", CONFIG, 30, 3)
+        model = build_classifier("bilstm_attention", CONFIG, 30, 3)
         assert model.output.dtype == "float32"
         translator = build_translator("seq2seq_bahdanau", CONFIG, 30, 40)
         assert translator.output.dtype == "float32"

@@ -1,0 +1,37 @@
+"""The model builders' whole interface: one small frozen config (the pipeline embeds it as ``model``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FrozenConfig(BaseModel):
+    """Immutable, and an unknown field is an error (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelConfig(FrozenConfig):
+    """Every builder reads the fields it needs."""
+
+    embedding_dim: int = Field(100, ge=1)
+    units: int = Field(128, ge=1)
+    dropout_rate: float = Field(0.3, ge=0.0, lt=1.0)
+    # Recurrent layers in the stacked builder.
+    depth: int = Field(2, ge=1)
+    # CNN-LSTM: Conv1D filters and kernel, then MaxPooling1D.
+    conv_filters: int = Field(64, ge=1)
+    kernel_size: int = Field(5, ge=1)
+    pool_size: int = Field(2, ge=1)
+    # Attention pooling: "bahdanau" (additive) or "dot" (Luong dot-product) scoring.
+    attention_score: Literal["bahdanau", "dot"] = "bahdanau"
+    attention_units: int = Field(64, ge=1)
+    # TF-IDF baselines: word n-grams up to this length, kept when in at least min_df train texts.
+    baseline_max_ngram: int = Field(2, ge=1)
+    baseline_min_df: int = Field(2, ge=1)
+    nb_alpha: float = Field(1.0, gt=0)
+    logreg_c: float = Field(1.0, gt=0)
+    # Seq2seq: a bidirectional LSTM encoder (the decoder then has 2 * units).
+    bidirectional_encoder: bool = False

@@ -1,0 +1,14 @@
+"""seq2seq_bahdanau: Bahdanau (additive) attention over the encoder outputs."""
+
+from __future__ import annotations
+
+import keras
+
+from models.config import ModelConfig
+from models.seq2seq import build_seq2seq
+
+
+def build(config: ModelConfig, source_vocab: int, target_vocab: int) -> keras.Model:
+    return build_seq2seq(source_vocab, target_vocab, config.embedding_dim, config.units, attention="bahdanau",
+                         bidirectional=config.bidirectional_encoder, dropout_rate=config.dropout_rate,
+                         name="seq2seq_bahdanau")

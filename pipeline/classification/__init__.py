@@ -1,0 +1,80 @@
+"""Text classification: raw text -> one of a fixed set of labels (NSMC sentiment, Reuters topics).
+
+``KIND`` is the ``pipeline.kinds.TaskKind`` the stages call; the modules beside this one hold
+its parts: ``features`` (table and token ids), ``training``, ``evaluation``, ``serving``
+(the raw-text pyfunc) and ``attention`` (what attention models weighed).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.names import CLASSIFICATION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.classification.features import ClassificationFeatures
+    from pipeline.config import PipelineConfig
+    from pipeline.corpora.base import CorpusRead
+    from pipeline.kinds import ServingParts
+    from pipeline.lineage import Lineage
+    from pipeline.results import EvalResult, FitStats, IngestResult, TrainResult
+
+
+class Classification:
+    name = CLASSIFICATION
+    comparison_metrics = ("test_accuracy", "test_macro_f1")
+
+    def build_table(self, read: "CorpusRead", config: "PipelineConfig", data_digest: str) -> tuple["pd.DataFrame", dict]:
+        from pipeline.classification.features import classification_table
+
+        return classification_table(read, config, data_digest)
+
+    def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "ClassificationFeatures":
+        from pipeline.classification.features import prepare_classification
+
+        return prepare_classification(config, ingested)
+
+    def features_from_xcom(self, data: dict) -> "ClassificationFeatures":
+        from pipeline.classification.features import ClassificationFeatures
+
+        return ClassificationFeatures.from_xcom(data)
+
+    def model_flavor(self, arch: str) -> str:
+        from models.registry import family_of
+
+        return "sklearn" if family_of(arch) == "baselines" else "keras"
+
+    def fit(self, config: "PipelineConfig", prepared: "ClassificationFeatures", arch: str,
+            lineage: "Lineage") -> "FitStats":
+        from pipeline.classification.training import fit_baseline, fit_keras
+
+        fit = fit_baseline if self.model_flavor(arch) == "sklearn" else fit_keras
+        return fit(config, prepared, arch, lineage)
+
+    def evaluate(self, config: "PipelineConfig", prepared: "ClassificationFeatures",
+                 trained: "TrainResult") -> dict[str, float]:
+        from pipeline.classification.evaluation import evaluate_classifier
+
+        return evaluate_classifier(prepared, trained)
+
+    def score_for_promotion(self, model_uri: str, prepared: "ClassificationFeatures", metric: str) -> float:
+        from pipeline.classification.evaluation import score_on_test_split
+
+        return score_on_test_split(model_uri, prepared, metric)
+
+    def serving_parts(self, config: "PipelineConfig", prepared: "ClassificationFeatures", best: "EvalResult",
+                      model_path: str) -> "ServingParts":
+        from pipeline.classification.features import VOCAB_FILE, split_texts
+        from pipeline.classification.serving import RawTextClassifier, serving_signature
+        from pipeline.kinds import ServingParts
+        from pipeline.results import TEXT_SPEC_FILE
+
+        artifacts = {f"{best.flavor}_model": model_path, "text_spec": str(prepared.path(TEXT_SPEC_FILE)),
+                     "vocab": str(prepared.path(VOCAB_FILE))}
+        return ServingParts(RawTextClassifier(), artifacts, serving_signature(),
+                            split_texts(prepared.features_dir, "test"))
+
+
+KIND = Classification()

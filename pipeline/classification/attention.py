@@ -1,0 +1,26 @@
+"""Which tokens an attention classifier weighed: shared by evaluation (heatmaps) and serving
+(``return_attention``), so both show the same tokens against the same weights."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.text.vocab import Vocabulary, pad_ids, truncate
+
+
+def token_attention(inspector, vocab: Vocabulary, token_lists: Sequence[Sequence[str]], max_len: int,
+                    truncate_from: str) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+    """(model outputs, per text the (token, attention weight) pairs over the tokens it saw).
+
+    Tokens are the text's own (not ``<unk>``), cut the way ``pad_ids`` cuts them, so weight i
+    belongs to token i. ``inspector`` is ``models.text_classifier.attention_inspector(model)``.
+    """
+    ids = pad_ids([vocab.encode(tokens) for tokens in token_lists], max_len, truncate_from)
+    outputs, weights = inspector.predict(ids, batch_size=256, verbose=0)  # weights: (batch, max_len)
+    pairs = []
+    for row, tokens in enumerate(token_lists):
+        seen = list(truncate(list(tokens), max_len, truncate_from))
+        pairs.append([(token, float(weights[row, position])) for position, token in enumerate(seen)])
+    return np.asarray(outputs), pairs

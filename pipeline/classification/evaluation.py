@@ -1,0 +1,123 @@
+"""Evaluating a classifier on the test split: metrics, confusion matrix, per-class report, the most
+confidently wrong predictions, and attention heatmaps for attention models."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from pipeline.classification import metrics as metric_fns
+from pipeline.classification.features import VOCAB_FILE, ClassificationFeatures, split_texts, split_tokens
+from pipeline.io import read_json
+from pipeline.plots import attention_heatmap
+from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, TrainResult
+from models.text_classifier import has_attention
+
+log = logging.getLogger(__name__)
+
+# Attention heatmaps: how many test sentences, and the longest that still reads as one strip.
+ATTENTION_EXAMPLES = 8
+ATTENTION_MAX_TOKENS = 24
+
+
+def evaluate_classifier(prepared: ClassificationFeatures, trained: TrainResult) -> dict[str, float]:
+    """Test metrics; the confusion matrix, per-class report, misclassified texts and attention
+    heatmaps are logged into the active MLflow run."""
+    import mlflow
+
+    spec = read_json(prepared.path(TEXT_SPEC_FILE))
+    with np.load(prepared.path(FEATURES_FILE)) as arrays:
+        x_test, y_test = arrays["x_test"], arrays["y_test"]
+    predict, keras_model = load_predictor(trained, prepared)
+    start = time.perf_counter()
+    probabilities = predict(x_test)
+    inference_seconds = time.perf_counter() - start
+
+    scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
+    scores["inference_sentences_per_second"] = len(x_test) / inference_seconds
+    if probabilities.shape[1] > 3:
+        scores["top_3_accuracy"] = metric_fns.top_k_accuracy(y_test, probabilities, 3)
+    matrix = metric_fns.confusion(y_test, probabilities)
+    texts = split_texts(prepared.features_dir, "test")
+    label_names = spec["label_names"]
+    figure = metric_fns.confusion_matrix_figure(matrix, label_names, f"{trained.arch}: test confusion matrix")
+    mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
+    mlflow.log_dict({"labels": label_names, "matrix": matrix.tolist()}, "evaluation/confusion_matrix.json")
+    mlflow.log_table(metric_fns.misclassified_table(texts, y_test, probabilities, label_names),
+                     "evaluation/misclassified.json")
+    mlflow.log_table(metric_fns.per_class_report(y_test, probabilities.argmax(axis=1), label_names),
+                     "evaluation/per_class_report.json")
+    if keras_model is not None and has_attention(keras_model):
+        examples = attention_examples(keras_model, prepared, spec, y_test)
+        mlflow.log_dict(examples, "evaluation/attention_examples.json")
+        mlflow.log_figure(attention_heatmap(examples, f"{trained.arch}: attention over test sentences"),
+                          "evaluation/attention_heatmap.png")
+    return scores
+
+
+def attention_examples(model, prepared: ClassificationFeatures, spec: dict, y_test: np.ndarray,
+                       count: int = ATTENTION_EXAMPLES) -> list[dict]:
+    """Attention over a fixed set of test sentences: evenly spaced over the test split among those
+    of readable length, so every model of a run (and every run on this split) shows the same ones."""
+    from models.text_classifier import attention_inspector, class_probabilities
+    from pipeline.classification.attention import token_attention
+    from pipeline.text.vocab import Vocabulary
+
+    token_lists = [joined.split() for joined in split_tokens(prepared.features_dir, "test")]
+    readable = [row for row, tokens in enumerate(token_lists) if 4 <= len(tokens) <= ATTENTION_MAX_TOKENS]
+    candidates = readable or list(range(len(token_lists)))
+    rows = [candidates[i] for i in np.unique(np.linspace(0, len(candidates) - 1, count).round().astype(int))]
+    vocab = Vocabulary.from_dict(read_json(prepared.path(VOCAB_FILE)))
+    outputs, attention = token_attention(attention_inspector(model), vocab, [token_lists[r] for r in rows],
+                                         prepared.max_len, spec["text_config"]["truncate_from"])
+    probabilities = class_probabilities(outputs)
+    names = spec["label_names"]
+    examples = []
+    for row, pairs, probs in zip(rows, attention, probabilities):
+        predicted = int(probs.argmax())
+        examples.append({
+            "test_row": row, "tokens": [token for token, _ in pairs], "weights": [w for _, w in pairs],
+            "true": names[int(y_test[row])], "predicted": names[predicted],
+            "caption": f"test row {row}: true {names[int(y_test[row])]}, predicted {names[predicted]} "
+                       f"({probs[predicted]:.2f})",
+        })
+    return examples
+
+
+def load_predictor(trained: TrainResult, prepared: ClassificationFeatures):
+    """(function from the test id matrix to (rows, classes) probabilities, the Keras model or None)."""
+    if trained.flavor == "sklearn":
+        import mlflow.sklearn
+
+        baseline = mlflow.sklearn.load_model(trained.model_uri)
+        test_tokens = split_tokens(prepared.features_dir, "test")
+        return (lambda x_test: baseline.predict_proba(test_tokens)), None
+    import mlflow
+
+    from models.text_classifier import class_probabilities
+    from models.saving import load_keras_model
+
+    model = load_keras_model(mlflow.artifacts.download_artifacts(trained.model_uri))
+    return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model
+
+
+def score_on_test_split(model_uri: str, prepared: ClassificationFeatures, metric: str) -> float:
+    """Score a registered raw-text model on this run's test split, through its own pyfunc.
+
+    Predictions are matched by label *name*: a champion trained on another label set (R8 against
+    R52, say) has other label ids, and a topic it never learned counts as wrong.
+    """
+    import mlflow
+
+    with np.load(prepared.path(FEATURES_FILE)) as arrays:
+        y_test = arrays["y_test"]
+    label_names = read_json(prepared.path(TEXT_SPEC_FILE))["label_names"]
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(split_texts(prepared.features_dir, "test"))
+    index = {name: i for i, name in enumerate(label_names)}
+    # A label this run does not know becomes -1: wrong for every row, and outside every class.
+    y_pred = np.array([index.get(label, -1) for label in predictions["label"]], dtype=np.int64)
+    return metric_fns.classification_metrics(y_test, y_pred, prepared.num_classes)[metric]
+
+

@@ -1,0 +1,115 @@
+"""The served classifier: an MLflow pyfunc that takes raw text and returns labels.
+
+Cleaning, tokenizer, vocabulary and Keras model travel inside the model; the text goes through
+the same ``TextProcessor`` as in training, so serving-time ids equal training-time ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from pipeline.serving import as_texts
+
+log = logging.getLogger(__name__)
+
+def serving_signature():
+    """One unnamed string column in (a list of strings, a string, or a one-column DataFrame);
+    label, label_id, probability out; ``return_attention`` adds an ``attention`` column."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        outputs=Schema([ColSpec("string", "label"), ColSpec("long", "label_id"), ColSpec("double", "probability")]),
+        params=ParamSchema([ParamSpec("return_attention", "boolean", False)]),
+    )
+
+
+class RawTextClassifier(mlflow.pyfunc.PythonModel):
+    """Raw strings -> DataFrame(label, label_id, probability)."""
+
+    def load_context(self, context) -> None:
+        from pipeline.config import TextConfig
+        from pipeline.io import read_json
+        from pipeline.text.processor import TextProcessor
+        from pipeline.text.vocab import Vocabulary
+
+        spec = read_json(context.artifacts["text_spec"])
+        self.processor = TextProcessor.from_config(TextConfig.model_validate(spec["text_config"]))
+        trained_with = spec["processor"]["tokenizer"]
+        serving_with = self.processor.tokenizer.identity()
+        if trained_with != serving_with:
+            log.warning("tokenizer differs from training: trained with %s, serving with %s",
+                        trained_with, serving_with)
+        self.vocab = Vocabulary.from_dict(read_json(context.artifacts["vocab"]))
+        self.max_len = int(spec["max_len"])
+        self.truncate_from = spec["text_config"]["truncate_from"]
+        self.label_names = list(spec["label_names"])
+        if "keras_model" in context.artifacts:
+            from models.saving import load_keras_model
+
+            self.keras_model = load_keras_model(context.artifacts["keras_model"])
+            self.baseline = None
+        else:
+            import mlflow.sklearn
+
+            self.baseline = mlflow.sklearn.load_model(context.artifacts["sklearn_model"])
+            self.keras_model = None
+
+    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """``params={"return_attention": True}`` adds an ``attention`` column for attention models:
+        per text, the ``[token, weight]`` pairs the model saw (after truncation, padding left out)."""
+        from models.text_classifier import class_probabilities
+
+        texts = as_texts(model_input)
+        return_attention = bool((params or {}).get("return_attention", False))
+        if return_attention and self.keras_model is None:
+            raise ValueError("return_attention: this model is a bag-of-words baseline, it has no attention")
+        if not texts:
+            empty = pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
+                                  "probability": pd.Series(dtype=np.float64)})
+            return empty.assign(attention=pd.Series(dtype=object)) if return_attention else empty
+        token_lists = [self.processor.tokens(text) for text in texts]
+        attention = None
+        if self.baseline is not None:
+            probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in token_lists])
+        elif return_attention:
+            from pipeline.classification.attention import token_attention
+
+            outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
+                                                 self.truncate_from)
+            probabilities = class_probabilities(outputs)
+        else:
+            ids = self.encode(token_lists)
+            probabilities = class_probabilities(self.keras_model.predict(ids, batch_size=256, verbose=0))
+        label_ids = probabilities.argmax(axis=1)
+        result = pd.DataFrame({
+            "label": [self.label_names[i] for i in label_ids],
+            "label_id": label_ids.astype(np.int64),
+            "probability": probabilities[np.arange(len(texts)), label_ids],
+        })
+        if attention is not None:
+            result["attention"] = [[[token, round(float(weight), 6)] for token, weight in pairs]
+                                   for pairs in attention]
+        return result
+
+    def inspector(self):
+        """The Keras model with its attention weights as a second output (built once, on first use)."""
+        if getattr(self, "_inspector", None) is None:
+            from models.text_classifier import attention_inspector
+
+            try:
+                self._inspector = attention_inspector(self.keras_model)
+            except ValueError as exc:
+                raise ValueError(f"return_attention: {exc}") from exc
+        return self._inspector
+
+    def encode(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        from pipeline.text.vocab import pad_ids
+
+        return pad_ids([self.vocab.encode(tokens) for tokens in token_lists], self.max_len, self.truncate_from)

@@ -1,0 +1,115 @@
+"""What every corpus reader shares: its config section's common fields, the reader interface, the
+rows it hands to ingestion.
+
+A reader is one file under ``pipeline/corpora/readers/`` (the file name is the reader's name,
+``corpus.name``) that defines ``READER``: a ``CorpusReader`` whose ``Section`` declares exactly
+the ``corpus.*`` fields it reads. Pandas is imported inside functions: config validation imports
+every reader's section, and DAG parsing validates configs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from pydantic import Field
+
+from models.config import FrozenConfig
+from pipeline.names import CLASSIFICATION, TRANSLATION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class CorpusSection(FrozenConfig):
+    """``corpus:`` fields every reader reads; each reader's section adds its own."""
+
+    kind: ClassVar[str] = CLASSIFICATION
+    name: str
+    # A local file or folder holding the corpus; None downloads it (downloadable readers only).
+    source: str | None = None
+    # Fraction of the train rows held out as the validation split (seeded, recorded).
+    valid_fraction: float = Field(0.1, ge=0.0, lt=0.5)
+    # Repeated train documents (or pairs) are dropped: they overweight a few rows. A published test
+    # file is kept whole (its repeats are only counted).
+    drop_train_duplicates: bool = True
+
+
+class ClassificationSection(CorpusSection):
+    max_rows_per_split: int | None = Field(None, gt=0)
+
+
+class DownloadSection(ClassificationSection):
+    """A corpus that can be downloaded: every file has a URL and a recorded digest."""
+
+    urls: dict[str, str] = Field(default_factory=dict)
+    sha256: dict[str, str] = Field(default_factory=dict)
+    # Only for files whose publisher records no sha256 (Keras' reuters_word_index.json).
+    md5: dict[str, str] = Field(default_factory=dict)
+    download_timeout_seconds: float = Field(30.0, gt=0)
+
+
+class PairSection(CorpusSection):
+    """Translation pairs: which side is which, how pairs are filtered and split. Lengths are
+    whitespace words of each side."""
+
+    kind: ClassVar[str] = TRANSLATION
+    source_lang: str = "ko"
+    target_lang: str = "en"
+    min_words: int = Field(1, ge=1)
+    max_words: int | None = Field(None, ge=1)
+    test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
+    # Keep at most this many pairs (after filtering, a seeded sample): for quick runs.
+    max_pairs: int | None = Field(None, gt=0)
+
+
+# Fields that say where the files come from, not what the table holds: left out of cache keys.
+LOCATION_FIELDS = frozenset({"source", "urls", "sha256", "md5", "download_timeout_seconds"})
+
+
+@dataclass
+class CorpusRead:
+    """What a reader hands to ingestion. Classification: splits "train" and "test" with columns
+    id, text, label (ids into ``label_names``). Translation: one split "all" with columns id,
+    source, target, domain, origin."""
+
+    splits: dict[str, "pd.DataFrame"]
+    label_names: list[str]
+    file_reports: dict[str, dict] = field(default_factory=dict)  # per split: files, rows read, dropped
+
+
+class CorpusReader:
+    name = "base"
+    Section: type[CorpusSection] = CorpusSection
+    # Files a source folder must hold (or that are downloaded).
+    files: tuple[str, ...] = ()
+    downloadable = False
+
+    @property
+    def kind(self) -> str:
+        return self.Section.kind
+
+    def locate(self, source: Path, corpus: CorpusSection) -> dict[str, Path]:
+        """File name -> path inside a local source folder."""
+        if not source.is_dir():
+            raise FileNotFoundError(f"corpus.source {source}: not a folder")
+        return {name: source / name for name in self.files}
+
+    def read(self, files: dict[str, Path], corpus: CorpusSection) -> CorpusRead:
+        raise NotImplementedError
+
+
+def files_in(folder: Path, wanted: Callable[[Path], bool]) -> dict[str, Path]:
+    """Relative name -> path of every file below ``folder`` that ``wanted`` accepts."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"corpus.source {folder}: not a folder")
+    return {str(path.relative_to(folder)): path for path in sorted(folder.rglob("*"))
+            if path.is_file() and wanted(path)}
+
+
+def drop_repeated_texts(frame: "pd.DataFrame", dropped: Counter) -> "pd.DataFrame":
+    repeated = frame["text"].duplicated()
+    dropped["duplicate_document"] += int(repeated.sum())
+    return frame[~repeated]

@@ -1,0 +1,85 @@
+"""Keras' Reuters newswire topics: ``reuters.npz`` (word-rank sequences, 46 topic ids) decoded to
+text with ``reuters_word_index.json``; Keras' own shuffled 80/20 split."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
+from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection, drop_repeated_texts
+from pipeline.corpora.errors import CorpusFormatError
+
+
+class ReutersNpzCorpus(DownloadSection):
+    name: Literal["reuters_npz"] = "reuters_npz"
+
+
+# The Keras newswire set's 46 topics, in label-id order (keras.datasets.reuters.get_label_names();
+# copied so that ingestion does not import TensorFlow, and checked against Keras by a test).
+KERAS_REUTERS_TOPICS = (
+    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply", "coffee",
+    "sugar", "trade", "reserves", "ship", "cotton", "carcass", "crude", "nat-gas", "cpi", "money-fx",
+    "interest", "gnp", "meal-feed", "alum", "oilseed", "gold", "tin", "strategic-metal", "livestock",
+    "retail", "ipi", "iron-steel", "rubber", "heat", "jobs", "lei", "bop", "zinc", "orange", "pet-chem",
+    "dlr", "gas", "silver", "wpi", "hog", "lead",
+)
+# keras.datasets.reuters.load_data's defaults, so the test split is the one Keras users know.
+KERAS_SHUFFLE_SEED = 113
+KERAS_TEST_SPLIT = 0.2
+
+
+class ReutersNpzReader(CorpusReader):
+    """``reuters.npz`` (word-rank sequences and topic ids) decoded to text with its word index."""
+
+    name = "reuters_npz"
+    Section = ReutersNpzCorpus
+    files = ("reuters.npz", "reuters_word_index.json")
+    downloadable = True
+
+    def read(self, files: dict[str, Path], corpus: ReutersNpzCorpus) -> CorpusRead:
+        import numpy as np
+        import pandas as pd
+
+        npz_path, index_path = files["reuters.npz"], files["reuters_word_index.json"]
+        try:
+            word_index = json.loads(index_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorpusFormatError(f"{index_path}: not a JSON word index: {exc}") from exc
+        if not isinstance(word_index, dict):
+            raise CorpusFormatError(f"{index_path}: expected an object mapping words to ranks")
+        words = {int(rank): word for word, rank in word_index.items()}
+        try:
+            # Object arrays need pickle; the file's digest was verified against the recorded one.
+            with np.load(npz_path, allow_pickle=True) as arrays:
+                sequences, topics = arrays["x"], arrays["y"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise CorpusFormatError(f"{npz_path}: not the Keras reuters.npz (arrays x, y): {exc}") from exc
+        if len(sequences) != len(topics):
+            raise CorpusFormatError(f"{npz_path}: {len(sequences)} sequences but {len(topics)} labels")
+        order = np.arange(len(sequences))
+        np.random.RandomState(KERAS_SHUFFLE_SEED).shuffle(order)
+        n_train = int(len(order) * (1 - KERAS_TEST_SPLIT))
+        splits, reports = {}, {}
+        for split, indices in (("train", order[:n_train]), ("test", order[n_train:])):
+            rows, unknown = [], 0
+            for i in indices:
+                label = int(topics[i])
+                if not 0 <= label < len(KERAS_REUTERS_TOPICS):
+                    raise CorpusFormatError(f"{npz_path}: row {i}: topic id {label} outside 0..45")
+                tokens = [words.get(int(rank)) for rank in sequences[i]]
+                unknown += sum(token is None for token in tokens)
+                rows.append((str(i), " ".join(token for token in tokens if token), label))
+            frame = pd.DataFrame(rows, columns=["id", "text", "label"]).astype({"label": np.int64})
+            dropped = Counter({"empty_document": int((frame["text"] == "").sum())})
+            frame = frame[frame["text"] != ""]
+            if split == "train" and corpus.drop_train_duplicates:
+                frame = drop_repeated_texts(frame, dropped)
+            splits[split] = frame.reset_index(drop=True)
+            reports[split] = {"files": [str(npz_path), str(index_path)], "rows_read": len(indices),
+                              "dropped": dict(+dropped), "repaired": {"ranks_not_in_word_index": unknown}}
+        return CorpusRead(splits, list(KERAS_REUTERS_TOPICS), reports)
+
+
+READER = ReutersNpzReader()

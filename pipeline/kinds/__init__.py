@@ -1,0 +1,82 @@
+"""One object per task kind: everything that differs between classification and translation.
+
+The stages (ingest, preprocess, train, evaluate, register) are the same for every kind and call
+the config's kind for the parts that differ; no other code branches on the kind. A new kind (say,
+sequence tagging) is a package implementing ``TaskKind`` plus its entry in ``KIND_MODULES`` and
+``pipeline.names``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipeline import names
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.config import PipelineConfig
+    from pipeline.corpora.base import CorpusRead
+    from pipeline.lineage import Lineage
+    from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
+
+# Kind name (pipeline.names.KINDS) -> the module whose KIND implements it.
+KIND_MODULES = {names.CLASSIFICATION: "pipeline.classification", names.TRANSLATION: "pipeline.translation"}
+
+
+@dataclass(frozen=True)
+class ServingParts:
+    """What registration needs to log a kind's raw-text pyfunc."""
+
+    python_model: Any            # an mlflow.pyfunc.PythonModel
+    artifacts: dict[str, str]    # artifact name -> local path
+    signature: Any               # mlflow.models.ModelSignature
+    example_inputs: list[str]    # a few raw texts: the logged input example
+
+
+class TaskKind(Protocol):
+    name: str
+    # The test metrics a comparison charts, first one first (the parent run's table and chart).
+    comparison_metrics: tuple[str, str]
+
+    def build_table(self, read: "CorpusRead", config: "PipelineConfig",
+                    data_digest: str) -> tuple["pd.DataFrame", dict]:
+        """The canonical table (with a ``split`` column) and its report, from a reader's rows."""
+
+    def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "PreparedFeatures":
+        """Tokens -> vocabularies fit on the train split -> id arrays, in a cached features folder."""
+
+    def features_from_xcom(self, data: dict) -> "PreparedFeatures":
+        """The ``prepare`` result back from its XCom dict."""
+
+    def model_flavor(self, arch: str) -> str:
+        """How an architecture's model is saved and loaded: ``keras`` or ``sklearn``."""
+
+    def fit(self, config: "PipelineConfig", prepared: "PreparedFeatures", arch: str,
+            lineage: "Lineage") -> "FitStats":
+        """Train ``arch`` inside the active MLflow run and log the model there."""
+
+    def evaluate(self, config: "PipelineConfig", prepared: "PreparedFeatures",
+                 trained: "TrainResult") -> dict[str, float]:
+        """Score the trained model on the test split; log metrics and plots into the active run."""
+
+    def score_for_promotion(self, model_uri: str, prepared: "PreparedFeatures", metric: str) -> float:
+        """A registered raw-text model's ``metric`` on this run's test split, through its pyfunc."""
+
+    def serving_parts(self, config: "PipelineConfig", prepared: "PreparedFeatures", best: "EvalResult",
+                      model_path: str) -> ServingParts:
+        """The raw-text pyfunc that wraps the best model with its text processing."""
+
+
+def kind_of(config: "PipelineConfig") -> TaskKind:
+    return kind_named(config.kind)
+
+
+def kind_named(name: str) -> TaskKind:
+    try:
+        module = KIND_MODULES[name]
+    except KeyError:
+        raise ValueError(f"task kind {name!r}: expected one of {sorted(KIND_MODULES)}") from None
+    return importlib.import_module(module).KIND

@@ -1,0 +1,70 @@
+"""Every name that more than one layer uses, defined once (standard library only).
+
+The config's allowed values, the DAG params and the CLI are derived from these, so they cannot
+drift apart. Names owned by one place stay there: architectures are the file names under
+``models/<family>/`` (``models.registry``), corpus readers the file names under
+``pipeline/corpora/readers/`` (``pipeline.corpora``), and pipelines the YAML files of the
+pipelines folders (``pipeline.config``).
+"""
+
+from __future__ import annotations
+
+# --- Task kinds: what a pipeline learns. The behaviour of each is one object in pipeline/kinds. ---
+CLASSIFICATION = "classification"
+TRANSLATION = "translation"
+KINDS = (CLASSIFICATION, TRANSLATION)
+# Which architecture families (folders under models/) can train on each kind.
+KIND_MODEL_FAMILIES = {CLASSIFICATION: ("classifiers", "baselines"), TRANSLATION: ("translators",)}
+# Metrics that may pick the best model and gate promotion, per kind.
+KIND_METRICS = {CLASSIFICATION: ("accuracy", "f1", "macro_f1"), TRANSLATION: ("bleu", "chrf")}
+# Metrics on a 0-100 scale (the others are fractions).
+PERCENT_METRICS = ("bleu", "chrf")
+# Kinds whose text has two sides (source and target), each with its own text settings.
+PAIRED_KINDS = (TRANSLATION,)
+
+# --- Data ---
+SPLITS = ("train", "valid", "test")
+
+# --- Tokenizers (pipeline.text.tokenizers implements each) ---
+KONLPY_TAGGERS = ("okt", "komoran", "kkma", "hannanum")
+TOKENIZERS = ("mecab", *KONLPY_TAGGERS, "english", "chars", "whitespace")
+
+# --- Registry aliases (no stages: MLflow deprecated them) ---
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+ALIASES = (CHAMPION, CHALLENGER)
+
+# --- MLflow tag keys: on runs and registered versions ---
+TAG_PREFIX = "rnnflow."
+RUN_KEY_TAG = "rnnflow.run_key"            # how a DAG run's MLflow runs and version are found again
+RUN_ROLE_TAG = "rnnflow.kind"              # "parent" (one per DAG run) or "child" (one per architecture)
+ARCH_TAG = "rnnflow.arch"
+TRAINING_RUN_TAG = "rnnflow.run_id"        # on a version: the child run that trained it
+DATA_DIGEST_TAG = "rnnflow.data_digest"
+TEST_DIGEST_TAG = "rnnflow.test_digest"
+DECISION_TAG = "rnnflow.promotion"         # the alias a version was given
+REASON_TAG = "rnnflow.promotion_reason"
+FAILED_TASK_TAG = "rnnflow.failed_task"
+ERROR_TAG = "rnnflow.error"
+REGISTERED_VERSION_TAG = "rnnflow.registered_version"
+ALIAS_TAG = "rnnflow.alias"
+BEST_ARCH_TAG = "rnnflow.best_arch"
+DEVICES_TAG = "rnnflow.devices"
+PRECISION_TAG = "rnnflow.precision"
+TEST_METRIC_PREFIX = "test_"
+
+
+def metric_tag(metric: str) -> str:
+    """The version tag holding a test metric, e.g. ``rnnflow.test_accuracy``."""
+    return f"{TAG_PREFIX}{TEST_METRIC_PREFIX}{metric}"
+
+
+# --- DAG params: each maps onto one config field; anything else goes through `overrides`. ---
+DAG_PARAM_FIELDS = {"source": "corpus.source", "corpus": "corpus.name", "tokenizer": "text.tokenizer",
+                    "epochs": "train.epochs", "models": "train.models"}
+OVERRIDES_PARAM = "overrides"
+
+# --- Environment variables ---
+HOME_ENV = "RNNFLOW_HOME"                  # moves all local state (data, stores) elsewhere
+PIPELINES_ENV = "RNNFLOW_PIPELINES"        # a folder of the user's own pipeline YAML files
+TRAIN_QUEUE_ENV = "RNNFLOW_TRAIN_QUEUE"    # Celery queue of training tasks ("gpu" when distributed)

@@ -1,0 +1,81 @@
+"""Translation: raw source sentences -> target sentences with LSTM encoder-decoders (AI Hub
+Korean-English, line-aligned files, tab-separated pairs such as fra.txt).
+
+``KIND`` is the ``pipeline.kinds.TaskKind`` the stages call; the modules beside this one hold
+its parts: ``features`` (pair table and token ids per side), ``training`` (teacher forcing),
+``evaluation`` (greedy and beam decoding, BLEU/chrF, alignments) and ``serving`` (the pyfunc).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.names import TRANSLATION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.config import PipelineConfig
+    from pipeline.corpora.base import CorpusRead
+    from pipeline.kinds import ServingParts
+    from pipeline.lineage import Lineage
+    from pipeline.results import EvalResult, FitStats, IngestResult, TrainResult
+    from pipeline.translation.features import TranslationFeatures
+
+
+class Translation:
+    name = TRANSLATION
+    comparison_metrics = ("test_bleu", "test_chrf")
+
+    def build_table(self, read: "CorpusRead", config: "PipelineConfig", data_digest: str) -> tuple["pd.DataFrame", dict]:
+        from pipeline.translation.features import parallel_table
+
+        return parallel_table(read, config, data_digest)
+
+    def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "TranslationFeatures":
+        from pipeline.translation.features import prepare_translation
+
+        return prepare_translation(config, ingested)
+
+    def features_from_xcom(self, data: dict) -> "TranslationFeatures":
+        from pipeline.translation.features import TranslationFeatures
+
+        return TranslationFeatures.from_xcom(data)
+
+    def model_flavor(self, arch: str) -> str:
+        return "keras"
+
+    def fit(self, config: "PipelineConfig", prepared: "TranslationFeatures", arch: str,
+            lineage: "Lineage") -> "FitStats":
+        from pipeline.translation.training import fit_seq2seq
+
+        return fit_seq2seq(config, prepared, arch, lineage)
+
+    def evaluate(self, config: "PipelineConfig", prepared: "TranslationFeatures",
+                 trained: "TrainResult") -> dict[str, float]:
+        from pipeline.translation.evaluation import evaluate_trained_translator
+
+        return evaluate_trained_translator(config, prepared, trained)
+
+    def score_for_promotion(self, model_uri: str, prepared: "TranslationFeatures", metric: str) -> float:
+        from pipeline.translation.evaluation import translation_score_on_test_split
+
+        return translation_score_on_test_split(model_uri, prepared, metric)
+
+    def serving_parts(self, config: "PipelineConfig", prepared: "TranslationFeatures", best: "EvalResult",
+                      model_path: str) -> "ServingParts":
+        from pipeline.kinds import ServingParts
+        from pipeline.results import TEXT_SPEC_FILE
+        from pipeline.translation.evaluation import load_split
+        from pipeline.translation.features import SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE
+        from pipeline.translation.serving import RawTextTranslator, translator_signature
+
+        artifacts = {"keras_model": model_path, "text_spec": str(prepared.path(TEXT_SPEC_FILE)),
+                     "source_vocab": str(prepared.path(SOURCE_VOCAB_FILE)),
+                     "target_vocab": str(prepared.path(TARGET_VOCAB_FILE))}
+        return ServingParts(RawTextTranslator(), artifacts,
+                            translator_signature(config.decode.beam_width, config.decode.length_penalty),
+                            load_split(prepared.features_dir, "test").sources)
+
+
+KIND = Translation()

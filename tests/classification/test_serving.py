@@ -1,0 +1,60 @@
+"""The raw-text pyfunc, saved and loaded through MLflow for real (no registry needed)."""
+
+import json
+import subprocess
+import sys
+
+import mlflow.pyfunc
+import numpy as np
+import pytest
+
+from pipeline.stages.ingest import run_ingest
+from pipeline.classification.features import VOCAB_FILE
+from pipeline.classification.serving import RawTextClassifier, serving_signature
+from pipeline.results import TEXT_SPEC_FILE
+from pipeline.serving import as_texts
+from pipeline.stages.preprocess import run_preprocess
+
+
+@pytest.fixture
+def attention_pyfunc(small_config, tmp_path):
+    from models.registry import build_classifier
+
+    ingested = run_ingest(small_config)
+    prepared = run_preprocess(small_config, ingested)
+    model = build_classifier("bilstm_attention", small_config.model, prepared.vocab_size, prepared.num_classes)
+    model.save(tmp_path / "model.keras")
+    features = prepared.features_dir
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=RawTextClassifier(), signature=serving_signature(),
+                             artifacts={"keras_model": str(tmp_path / "model.keras"),
+                                        "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"})
+    return tmp_path / "pyfunc", prepared
+
+
+def test_attention_model_returns_weights_per_token_when_asked(attention_pyfunc, tmp_path):
+    """In a fresh process, as a server loads it: the custom attention layer must load there too."""
+    path, prepared = attention_pyfunc
+    code = ("import json, sys, mlflow.pyfunc; m = mlflow.pyfunc.load_model(sys.argv[1]); "
+            "texts = ['이 영화 정말 재밌어요', '지루하고 최악이었다 ' * 40]; "
+            "plain = m.predict(texts); inspected = m.predict(texts, params={'return_attention': True}); "
+            "print(json.dumps({'columns': list(plain.columns), 'plain': plain['probability'].tolist(), "
+            "'inspected': inspected['probability'].tolist(), 'attention': inspected['attention'].tolist()}, "
+            "ensure_ascii=False))")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["columns"] == ["label", "label_id", "probability"]
+    np.testing.assert_allclose(out["inspected"], out["plain"], rtol=1e-5)
+    first, long = out["attention"]
+    assert [token for token, _ in first][:2] == ["이", "영화"]
+    assert sum(weight for _, weight in first) == pytest.approx(1.0, abs=1e-4)
+    # A long text is cut to the model's length from the start: its weights cover the last tokens.
+    assert len(long) == prepared.max_len
+    assert sum(weight for _, weight in long) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_as_texts_names_the_bad_row():
+    assert as_texts("하나") == ["하나"]
+    with pytest.raises(ValueError, match="input row 1: expected a string"):
+        as_texts(["좋다", 3])

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from pipeline.fitting import length_bucketed_batches, length_bucketed_dataset
+
+
+def _right_padded(lengths, width, rng, offset=0):
+    rows = np.zeros((len(lengths), width), np.int32)
+    for row, length in enumerate(lengths):
+        rows[row, :length] = rng.integers(1, 50, length) + offset
+    return rows
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_every_row_lands_in_exactly_one_batch(seeded):
+    lengths = np.random.default_rng(1).integers(1, 12, 1000)
+    batches = length_bucketed_batches(lengths, 64, np.random.default_rng(0) if seeded else None, window_batches=4)
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(1000))
+    # Windows of 4 x 64 rows: three full ones, then 232 rows, which leave the one short batch.
+    assert sorted(len(batch) for batch in batches) == [1000 % 64] + [64] * (1000 // 64)
+
+
+def test_batches_hold_rows_of_similar_length():
+    lengths = np.random.default_rng(1).integers(1, 12, 4096)
+    random_waste = sum(int((lengths[index].max() - lengths[index]).sum())
+                       for index in np.array_split(np.random.default_rng(2).permutation(4096), 64))
+    bucketed = length_bucketed_batches(lengths, 64, np.random.default_rng(0), window_batches=16)
+    bucketed_waste = sum(int((lengths[index].max() - lengths[index]).sum()) for index in bucketed)
+    assert bucketed_waste < random_waste / 10, (bucketed_waste, random_waste)
+
+
+def test_shuffled_batches_are_reproducible_and_change_every_epoch():
+    lengths = np.random.default_rng(1).integers(1, 12, 500)
+    first = np.random.default_rng(7)
+    epoch_1 = np.concatenate(length_bucketed_batches(lengths, 32, first))
+    epoch_2 = np.concatenate(length_bucketed_batches(lengths, 32, first))
+    again = np.concatenate(length_bucketed_batches(lengths, 32, np.random.default_rng(7)))
+    assert np.array_equal(epoch_1, again)
+    assert not np.array_equal(epoch_1, epoch_2)
+
+
+def test_unseeded_batches_go_shortest_first():
+    lengths = np.array([5, 1, 3, 2, 4, 1])
+    batches = length_bucketed_batches(lengths, 2, None)
+    assert [lengths[index].tolist() for index in batches] == [[1, 1], [2, 3], [4, 5]]
+
+
+def test_dataset_batches_are_trimmed_to_their_longest_row_and_keep_every_token():
+    rng = np.random.default_rng(3)
+    source_lengths = rng.integers(1, 9, 300)
+    target_lengths = rng.integers(1, 12, 300)
+    source = _right_padded(source_lengths, 8, rng)
+    decoder_out = _right_padded(target_lengths, 11, rng)
+    decoder_in = _right_padded(target_lengths, 11, rng, offset=100)  # only its shape matters here
+    data = length_bucketed_dataset(source, decoder_in, decoder_out, 32, np.random.default_rng(0))
+    assert int(data.cardinality()) == 10
+
+    seen = []
+    for (source_batch, decoder_in_batch), decoder_out_batch in data.as_numpy_iterator():
+        assert decoder_in_batch.shape == decoder_out_batch.shape
+        assert (source_batch != 0).sum(axis=1).max() == source_batch.shape[1]  # no all-padding column
+        assert (decoder_out_batch != 0).sum(axis=1).max() == decoder_out_batch.shape[1]
+        for source_row, target_row in zip(source_batch, decoder_out_batch):
+            seen.append((tuple(source_row[source_row != 0]), tuple(target_row[target_row != 0])))
+    expected = [(tuple(s[s != 0]), tuple(t[t != 0])) for s, t in zip(source, decoder_out)]
+    assert sorted(seen) == sorted(expected)
+
+
+def test_validation_dataset_has_a_fixed_order():
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 9, 100)
+    source = _right_padded(lengths, 8, rng)
+    target = _right_padded(lengths, 8, rng)
+    data = length_bucketed_dataset(source, target, target, 16, None)
+    first = [y.tolist() for _, y in data.as_numpy_iterator()]
+    second = [y.tolist() for _, y in data.as_numpy_iterator()]
+    assert first == second
