@@ -65,13 +65,11 @@ class TextConfig(FrozenConfig):
 
     @model_validator(mode="after")
     def _tokenizer_takes_its_options(self) -> "TextConfig":
-        # Constructing a tokenizer checks its options and starts nothing (a JVM starts on first use).
-        from pipeline.text.tokenizers import make_tokenizer
-
-        try:
-            make_tokenizer(self.tokenizer, self.tokenizer_options)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"tokenizer_options: {exc}") from None
+        allowed = names.TOKENIZER_OPTIONS[self.tokenizer]
+        unknown = sorted(set(self.tokenizer_options) - set(allowed))
+        if unknown:
+            raise ValueError(f"tokenizer_options: tokenizer {self.tokenizer!r}: unknown option(s) {unknown}; "
+                             f"allowed: {sorted(allowed)}")
         return self
 
 
@@ -129,7 +127,7 @@ class PipelineConfig(FrozenConfig):
     dag: DagConfig = Field(default_factory=DagConfig)
     corpus: CorpusConfig
     text: TextConfig = Field(default_factory=TextConfig)
-    # Paired kinds only (translation): the target side's text processing (`text` is then the source side).
+    # Two-sided kinds only (translation): the target side's text processing (`text` is then the source side).
     target_text: TextConfig | None = None
     decode: DecodeConfig = Field(default_factory=DecodeConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -166,12 +164,12 @@ class PipelineConfig(FrozenConfig):
         if self.text.subword_vocab_size is not None:
             raise ValueError("text.subword_vocab_size: subword pieces are for a translation's target side "
                              "(target_text.subword_vocab_size)")
-        paired = self.kind in names.PAIRED_KINDS
-        if paired and self.target_text is None:
+        two_sides = "target_text" in names.KIND_TEXT_SECTIONS[self.kind]
+        if two_sides and self.target_text is None:
             raise ValueError(f"target_text: a {self.kind} corpus needs the target side's text settings")
-        if not paired and self.target_text is not None:
+        if not two_sides and self.target_text is not None:
             raise ValueError(f"target_text: a {self.kind} corpus has one text side (`text`); remove target_text")
-        if paired and self.target_text.tokenizer == "chars" and self.target_text.subword_vocab_size is not None:
+        if two_sides and self.target_text.tokenizer == "chars" and self.target_text.subword_vocab_size is not None:
             raise ValueError("target_text.subword_vocab_size: character-level targets are not split into "
                              "subword pieces; set it to null with target_text.tokenizer=chars")
         return self

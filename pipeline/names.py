@@ -19,15 +19,25 @@ KIND_MODEL_FAMILIES = {CLASSIFICATION: ("classifiers", "baselines"), TRANSLATION
 KIND_METRICS = {CLASSIFICATION: ("accuracy", "f1", "macro_f1"), TRANSLATION: ("bleu", "chrf")}
 # Metrics on a 0-100 scale (the others are fractions).
 PERCENT_METRICS = ("bleu", "chrf")
-# Kinds whose text has two sides (source and target), each with its own text settings.
-PAIRED_KINDS = (TRANSLATION,)
+# The config's text sections each kind reads: `text`, and for pairs `target_text` (the target side).
+KIND_TEXT_SECTIONS = {CLASSIFICATION: ("text",), TRANSLATION: ("text", "target_text")}
 
 # --- Data ---
 SPLITS = ("train", "valid", "test")
 
-# --- Tokenizers (pipeline.text.tokenizers implements each) ---
+# --- Tokenizers (pipeline.text.tokenizers implements each) and the options each one takes ---
 KONLPY_TAGGERS = ("okt", "komoran", "kkma", "hannanum")
-TOKENIZERS = ("mecab", *KONLPY_TAGGERS, "english", "chars", "whitespace")
+TOKENIZER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "mecab": ("with_pos",),
+    "okt": ("stem", "norm"),
+    "komoran": (),
+    "kkma": (),
+    "hannanum": (),
+    "english": ("keep_punctuation",),
+    "chars": (),
+    "whitespace": (),
+}
+TOKENIZERS = tuple(TOKENIZER_OPTIONS)
 
 # --- Registry aliases (no stages: MLflow deprecated them) ---
 CHAMPION = "champion"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipeline.names import HOME_ENV
+
 # The checkout (the package is installed editable); RNNFLOW_HOME moves all local state elsewhere.
-PROJECT_ROOT = Path(os.environ.get("RNNFLOW_HOME", Path(__file__).resolve().parents[1]))
+PROJECT_ROOT = Path(os.environ.get(HOME_ENV, Path(__file__).resolve().parents[1]))
 
 
 def resolve(path: str | Path) -> Path:

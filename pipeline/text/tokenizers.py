@@ -10,11 +10,11 @@ from __future__ import annotations
 import importlib.metadata
 from typing import TYPE_CHECKING, Any, Callable
 
+from pipeline.names import KONLPY_TAGGERS, TOKENIZER_OPTIONS, TOKENIZERS
+
 if TYPE_CHECKING:
     from pipeline.config import TextConfig
 
-KONLPY_TAGGERS = ("okt", "komoran", "kkma", "hannanum")
-TOKENIZER_NAMES = ("mecab", *KONLPY_TAGGERS, "english", "chars", "whitespace")
 # Character-level tokens cannot contain whitespace: a space is this visible mark instead.
 SPACE_MARK = "▁"
 
@@ -30,10 +30,13 @@ class Tokenizer:
     """Base class: subclasses set ``name`` and implement ``_make_tagger`` and ``_split``."""
 
     name = "base"
-    allowed_options: frozenset[str] = frozenset()
+
+    @property
+    def allowed_options(self) -> tuple[str, ...]:
+        return TOKENIZER_OPTIONS[self.name]
 
     def __init__(self, **options: Any) -> None:
-        unknown = set(options) - self.allowed_options
+        unknown = set(options) - set(self.allowed_options)
         if unknown:
             raise ValueError(f"tokenizer {self.name!r}: unknown option(s) {sorted(unknown)}; "
                              f"allowed: {sorted(self.allowed_options)}")
@@ -81,7 +84,6 @@ class EnglishTokenizer(Tokenizer):
     ("u.s.", "don't", "1.5", "mid-year"), other punctuation is dropped."""
 
     name = "english"
-    allowed_options = frozenset({"keep_punctuation"})
     WORD = r"[^\W_]+(?:['’.\-][^\W_]+)*\.?"
     PUNCTUATION = r"|[^\w\s]"  # with keep_punctuation: each mark is a token (translation targets)
 
@@ -128,7 +130,6 @@ class MecabTokenizer(Tokenizer):
     """MeCab-ko through python-mecab-ko, with the mecab-ko-dic dictionary it ships."""
 
     name = "mecab"
-    allowed_options = frozenset({"with_pos"})
 
     @property
     def version(self) -> str:
@@ -163,16 +164,12 @@ class MecabTokenizer(Tokenizer):
 
 
 class KonlpyTokenizer(Tokenizer):
-    """Okt, Komoran, Kkma or Hannanum from konlpy (JVM-based)."""
-
-    allowed_options = frozenset({"stem", "norm"})
+    """Okt, Komoran, Kkma or Hannanum from konlpy (JVM-based); only Okt takes options (stem, norm)."""
 
     def __init__(self, tagger: str, **options: Any) -> None:
         if tagger not in KONLPY_TAGGERS:
             raise ValueError(f"konlpy tagger {tagger!r}: expected one of {KONLPY_TAGGERS}")
         self.name = tagger
-        if tagger != "okt" and options:
-            raise ValueError(f"tokenizer {tagger!r}: takes no options (stem/norm are Okt's)")
         super().__init__(**options)
 
     @property
@@ -204,4 +201,4 @@ def make_tokenizer(name: str, options: dict[str, Any] | None = None) -> Tokenize
         return EnglishTokenizer(**options)
     if name == "chars":
         return CharTokenizer(**options)
-    raise ValueError(f"tokenizer {name!r}: expected one of {TOKENIZER_NAMES}")
+    raise ValueError(f"tokenizer {name!r}: expected one of {TOKENIZERS}")

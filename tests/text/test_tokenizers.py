@@ -63,5 +63,5 @@ def test_bad_names_and_options_are_named():
         make_tokenizer("jieba")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['stem'\]"):
         make_tokenizer("mecab", {"stem": True})
-    with pytest.raises(ValueError, match="takes no options"):
+    with pytest.raises(ValueError, match=r"tokenizer 'kkma': unknown option\(s\) \['stem'\]; allowed: \[\]"):
         make_tokenizer("kkma", {"stem": True})
