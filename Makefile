@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create the environment if needed, then run the NSMC pipeline end to end
-#   make test   - create the environment if needed, then run the test suite
+#   make test   - create the environment if needed, then run the whole test suite
+# For the inner loop: make test-fast (no training beyond a few steps, no scheduler, no servers).
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -10,7 +11,7 @@ VENV := .venv
 SYNCED := $(VENV)/.rnnflow-synced
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test env mlflow-ui airflow-ui bench clean
+.PHONY: demo test test-fast env mlflow-ui airflow-ui bench clean
 
 # uv itself comes from PyPI into a private venv, pinned, so nothing is installed by hand.
 $(UV):
@@ -28,6 +29,9 @@ demo: env
 
 test: env
 	$(VENV)/bin/pytest
+
+test-fast: env
+	$(VENV)/bin/pytest -m "not slow"
 
 bench: env
 	$(VENV)/bin/python benchmarks/tokenize_throughput.py

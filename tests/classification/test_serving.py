@@ -27,10 +27,12 @@ def attention_pyfunc(small_config, tmp_path):
     features = prepared.features_dir
     mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=RawTextClassifier(), signature=serving_signature(),
                              artifacts={"keras_model": str(tmp_path / "model.keras"),
-                                        "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"})
+                                        "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"},
+                             pip_requirements=["mlflow"])  # given: no subprocess to infer them
     return tmp_path / "pyfunc", prepared
 
 
+@pytest.mark.slow  # a fresh Python process imports TensorFlow and loads the model: about 20 s
 def test_attention_model_returns_weights_per_token_when_asked(attention_pyfunc, tmp_path):
     """In a fresh process, as a server loads it: the custom attention layer must load there too."""
     path, prepared = attention_pyfunc

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
-import time
 
 import mlflow
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import (AIRFLOW, ProcessGroup, airflow_cli, airflow_env, dag_parsed, free_port,
+from tests.services import (AIRFLOW, ProcessGroup, StepTimer, airflow_cli, airflow_env, dag_parsed, free_port,
                             postgres_database, postgres_url, redis_database, run_state, wait_for)
 
 pytestmark = pytest.mark.slow
@@ -48,7 +46,7 @@ def _task_rows(database: str, run_id: str) -> list[tuple]:
 
 
 def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path, sample_corpus, monkeypatch):
-    started = time.monotonic()
+    step = StepTimer("distributed")
     with postgres_database("rnnflow_airflow") as airflow_db, postgres_database("rnnflow_mlflow") as mlflow_db, \
             redis_database() as broker:
         api_port, mlflow_port, log_port = free_port(), free_port(), free_port()
@@ -66,6 +64,7 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
         )
         env.pop("MLFLOW_REGISTRY_URI", None)
         airflow_cli(env, "db", "migrate", timeout=600)
+        step("databases and db migrate")
 
         group = ProcessGroup(tmp_path)
         group.start("mlflow", [MLFLOW, "server", "--backend-store-uri", postgres_url(mlflow_db),
@@ -78,6 +77,7 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
         try:
             wait_for(lambda: _mlflow_ready(mlflow_uri), 180, "the MLflow server", group)
             wait_for(lambda: dag_parsed(env, DAG_ID), 300, f"the dag-processor to parse {DAG_ID}", group)
+            step("services up, DAG parsed")
             run_id = "distributed-test"
             # No text.workers: the default uses every core, so tokenizing starts its process pool
             # inside the Celery task, as a real deployment does.
@@ -90,6 +90,7 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
             state = wait_for(lambda: run_state(env, DAG_ID, run_id), 1200, f"run {run_id} to finish", group,
                              interval=5)
             assert state == "success", group.log_tail()
+            step("DAG run")
             rows = _task_rows(airflow_db, run_id)
 
             monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
@@ -100,10 +101,10 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
             model = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion")
             predictions = model.predict(["정말 재미있는 영화", "최악의 영화"])
             download_uri = client.get_model_version_download_uri("nsmc-sentiment", champion.version)
+            step("champion loaded and queried")
         finally:
             leftovers = group.stop()
-        wall = time.monotonic() - started
-    print(f"\ndistributed run: {wall:.0f} s wall (databases, migrate, services, DAG run, teardown)", file=sys.stderr)
+            step("teardown")
 
     assert leftovers == [], f"processes left after teardown: {leftovers}"
     trains = [row for row in rows if row[0] == "train"]

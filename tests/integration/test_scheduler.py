@@ -6,21 +6,24 @@ import json
 import mlflow
 import pytest
 
-from tests.services import (AIRFLOW, ProcessGroup, airflow_cli, airflow_env, dag_parsed, free_port, run_state,
-                            wait_for)
+from tests.services import (AIRFLOW, ProcessGroup, StepTimer, airflow_cli, airflow_env, dag_parsed, free_port,
+                            run_state, wait_for)
 
 pytestmark = pytest.mark.slow
 
 
 def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
+    step = StepTimer("standalone scheduler")
     port = free_port()
     mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = airflow_env(tmp_path / "airflow", port, MLFLOW_TRACKING_URI=mlflow_uri)
     airflow_cli(env, "db", "migrate", timeout=600)
+    step("db migrate")
     group = ProcessGroup(tmp_path)
     group.start("standalone", [AIRFLOW, "standalone"], env)
     try:
         wait_for(lambda: dag_parsed(env, "nsmc_sentiment"), 300, "the dag-processor to parse nsmc_sentiment", group)
+        step("start and parse")
         conf = {"overrides": [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}",
                               "text.chunk_size=25", "train.epochs=2", "train.batch_size=16", "model.units=8",
                               "model.embedding_dim=8", "tracking.experiment=scheduler-test"]}
@@ -29,8 +32,10 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
         airflow_cli(env, "dags", "unpause", "nsmc_sentiment")
         assert wait_for(lambda: run_state(env, "nsmc_sentiment", run_id), 900, f"run {run_id} to finish",
                         group, interval=3) == "success"
+        step("DAG run")
     finally:
         leftovers = group.stop()
+        step("teardown")
     assert leftovers == [], f"processes left after teardown: {leftovers}"
 
     client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)

@@ -6,6 +6,9 @@ import pytest
 from pipeline.names import CHALLENGER, CHAMPION, DECISION_TAG
 from pipeline.stages.register import decide_promotion, promote
 
+# Given requirements, MLflow does not load each model in a subprocess to infer them (about 6 s a model).
+NO_INFERENCE = ["mlflow"]
+
 
 def test_decide_promotion_gate():
     assert decide_promotion(0.8, None, 0.0, "accuracy")[0] == CHAMPION
@@ -21,7 +24,7 @@ class Constant(mlflow.pyfunc.PythonModel):
 
 def _version(client, name: str, accuracy: float, test_digest: str = "same-split") -> str:
     with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(name="model", python_model=Constant())
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=NO_INFERENCE)
     version = mlflow.register_model(info.model_uri, name, tags={"rnnflow.test_accuracy": str(accuracy),
                                                                 "rnnflow.test_digest": test_digest})
     return str(version.version)
@@ -106,6 +109,6 @@ def test_rescoring_matches_labels_by_name_not_id(small_config, tmp_path):
         positive_share = float((arrays["y_test"] == 1).mean())
     for label, expected in (("positive", positive_share), ("earn", 0.0)):
         path = tmp_path / label
-        mlflow.pyfunc.save_model(path, python_model=AlwaysSays(label))
+        mlflow.pyfunc.save_model(path, python_model=AlwaysSays(label), pip_requirements=NO_INFERENCE)
         # label_id is 0 in both: only the name says what the model meant.
         assert score_on_test_split(str(path), prepared, "accuracy") == pytest.approx(expected)

@@ -1,3 +1,5 @@
+import pytest
+
 from pipeline.config import TextConfig
 from pipeline.text.parallel import cached_tokenize, token_cache_key, tokenize_texts
 from pipeline.text.processor import TextProcessor
@@ -12,6 +14,7 @@ def test_parallel_equals_serial_in_order():
     assert serial[0] == " ".join(TextProcessor.from_config(TextConfig()).tokens(TEXTS[0]))
 
 
+@pytest.mark.slow  # a JVM in each spawned worker: about 15 s
 def test_konlpy_in_spawned_workers():
     config = TextConfig(tokenizer="okt", workers=2, chunk_size=5)
     assert tokenize_texts(TEXTS, config, progress=False) == tokenize_texts(
