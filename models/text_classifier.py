@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from models.config import ModelConfig
 

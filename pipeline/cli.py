@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -61,11 +60,14 @@ def ensure_airflow_db() -> None:
 
 
 def load_dag(pipeline: str):
-    """The DAG that runs ``pipeline``, built by the same factory the scheduler's DAG file uses."""
+    """The DAG that runs ``pipeline`` (a name or a YAML file), built by the same factory the
+    scheduler's DAG file uses."""
     from pipeline.config import load_config
     from pipeline.workflow import training_dag
 
-    return training_dag(load_config(pipeline))
+    if Path(pipeline).suffix in (".yaml", ".yml"):
+        pipeline = str(Path(pipeline).expanduser().resolve())
+    return training_dag(load_config(pipeline), source=pipeline)
 
 
 def check_corpus_reachable(pipeline: str, overrides: list[str]) -> None:
@@ -115,11 +117,13 @@ def predict(model_name: str, texts: list[str], alias: str = CHAMPION) -> list[di
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.config import pipeline_files
+
     parser = argparse.ArgumentParser(prog="rnnflow", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline's DAG end to end (dag.test) and print its figures")
-    run.add_argument("pipeline", help="a pipeline's name (see `rnnflow run --help`) or a pipeline YAML file")
+    run.add_argument("pipeline", help=f"a pipeline's name ({', '.join(pipeline_files())}) or a pipeline YAML file")
     run.add_argument("--source", help="local corpus folder (skips the download)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="config override, e.g. --set train.epochs=3 (repeatable)")

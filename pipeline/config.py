@@ -195,11 +195,16 @@ class PipelineConfig(FrozenConfig):
                 for key, value in _flatten(self.to_dict())}
 
 
+# Mappings whose keys are data (file names, column roles, options), not config fields: one param each.
+_MAPPING_FIELDS = {"text.tokenizer_options", "target_text.tokenizer_options", "corpus.urls", "corpus.sha256",
+                   "corpus.md5", "corpus.columns"}
+
+
 def _flatten(data: dict[str, Any], prefix: str = ""):
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) \
-                and dotted not in {"text.tokenizer_options", "corpus.urls", "corpus.sha256", "corpus.md5", "corpus.columns"}:
+                and dotted not in _MAPPING_FIELDS:
             yield from _flatten(value, dotted + ".")
         else:
             yield dotted, value

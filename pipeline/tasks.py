@@ -42,7 +42,8 @@ def overrides_from_params(params: dict[str, Any] | None) -> dict[str, Any]:
     params = params or {}
     unknown = set(params) - set(DAG_PARAM_FIELDS) - {OVERRIDES_PARAM}
     if unknown:
-        raise ConfigError(f"unknown DAG params {sorted(unknown)}; known: {sorted(DAG_PARAM_FIELDS) + [OVERRIDES_PARAM]}")
+        known = sorted(DAG_PARAM_FIELDS) + [OVERRIDES_PARAM]
+        raise ConfigError(f"unknown DAG params {sorted(unknown)}; known: {known}")
     overrides = {field: params[name] for name, field in DAG_PARAM_FIELDS.items() if params.get(name) is not None}
     for item in params.get(OVERRIDES_PARAM) or []:
         key, value = parse_override(item)

@@ -18,8 +18,17 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
 from pipeline.lineage import Lineage
-from pipeline.names import (ALIAS_TAG, ARCH_TAG, BEST_ARCH_TAG, DATA_DIGEST_TAG, ERROR_TAG, FAILED_TASK_TAG,
-                            REGISTERED_VERSION_TAG, RUN_KEY_TAG, RUN_ROLE_TAG)
+from pipeline.names import (
+    ALIAS_TAG,
+    ARCH_TAG,
+    BEST_ARCH_TAG,
+    DATA_DIGEST_TAG,
+    ERROR_TAG,
+    FAILED_TASK_TAG,
+    REGISTERED_VERSION_TAG,
+    RUN_KEY_TAG,
+    RUN_ROLE_TAG,
+)
 from pipeline.paths import local_mlflow_dir, local_tracking_uri
 from pipeline.results import SUMMARY_FILE, TEXT_SPEC_FILE, EvalResult, IngestResult, PreparedFeatures, RegisterResult
 
@@ -139,7 +148,8 @@ def log_features(config: PipelineConfig, parent_run_id: str, prepared: PreparedF
 
 
 def log_run_summary(config: PipelineConfig, parent_run_id: str, run_ids: dict[str, str], prepared: PreparedFeatures,
-                    evaluated: list[EvalResult], registered: RegisterResult, comparison_metrics: tuple[str, str]) -> dict:
+                    evaluated: list[EvalResult], registered: RegisterResult,
+                    comparison_metrics: tuple[str, str]) -> dict:
     """The comparison of the run's models (table and chart) and ``summary.json`` on the parent run."""
     from pipeline.compare import comparison_figure, comparison_frame
 

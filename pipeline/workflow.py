@@ -78,9 +78,12 @@ def dag_doc(config: PipelineConfig) -> str:
                                       architectures=", ".join(fitting), models=list(config.train.models))
 
 
-def training_dag(config: PipelineConfig) -> DAG:
-    """A DAG that trains the pipeline's architectures side by side and promotes the best."""
-    pipeline = config.pipeline
+def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
+    """A DAG that trains the pipeline's architectures side by side and promotes the best.
+
+    ``source`` is how its tasks load the config again: the pipeline's name (the default) or, for
+    a file outside the pipelines folders, its path."""
+    pipeline = source or config.pipeline
 
     @dag(
         dag_id=config.dag_id,

@@ -26,7 +26,8 @@ class Classification:
     name = CLASSIFICATION
     comparison_metrics = ("test_accuracy", "test_macro_f1")
 
-    def build_table(self, read: "CorpusRead", config: "PipelineConfig", data_digest: str) -> tuple["pd.DataFrame", dict]:
+    def build_table(self, read: "CorpusRead", config: "PipelineConfig",
+                    data_digest: str) -> tuple["pd.DataFrame", dict]:
         from pipeline.classification.features import classification_table
 
         return classification_table(read, config, data_digest)

@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 
+from models.text_classifier import has_attention
 from pipeline.classification import metrics as metric_fns
 from pipeline.classification.features import VOCAB_FILE, ClassificationFeatures, split_texts, split_tokens
 from pipeline.io import read_json
 from pipeline.plots import attention_heatmap
 from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, TrainResult
-from models.text_classifier import has_attention
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def load_predictor(trained: TrainResult, prepared: ClassificationFeatures):
         return (lambda x_test: baseline.predict_proba(test_tokens)), None
     import mlflow
 
-    from models.text_classifier import class_probabilities
     from models.saving import load_keras_model
+    from models.text_classifier import class_probabilities
 
     model = load_keras_model(mlflow.artifacts.download_artifacts(trained.model_uri))
     return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model

@@ -116,8 +116,8 @@ def classification_table(read: CorpusRead, config: PipelineConfig, data_digest: 
         if config.corpus.max_rows_per_split:
             frame = frame.iloc[: config.corpus.max_rows_per_split]
         if frame.empty:
-            raise CorpusFormatError(f"{config.corpus.name} {split} split ({_describe(read.file_reports.get(split, {}))}): "
-                                    f"no usable rows")
+            files = _describe(read.file_reports.get(split, {}))
+            raise CorpusFormatError(f"{config.corpus.name} {split} split ({files}): no usable rows")
         frames.append(frame.assign(split=split))
     table = assign_validation_split(pd.concat(frames, ignore_index=True),
                                     config.corpus.valid_fraction, config.train.seed)

@@ -19,8 +19,17 @@ from mlflow.tracking import MlflowClient
 from pipeline.config import PipelineConfig
 from pipeline.kinds import kind_of
 from pipeline.lineage import Lineage
-from pipeline.names import (ARCH_TAG, CHALLENGER, CHAMPION, DECISION_TAG, REASON_TAG, RUN_KEY_TAG, TEST_DIGEST_TAG,
-                            TRAINING_RUN_TAG, metric_tag)
+from pipeline.names import (
+    ARCH_TAG,
+    CHALLENGER,
+    CHAMPION,
+    DECISION_TAG,
+    REASON_TAG,
+    RUN_KEY_TAG,
+    TEST_DIGEST_TAG,
+    TRAINING_RUN_TAG,
+    metric_tag,
+)
 from pipeline.paths import PROJECT_ROOT
 from pipeline.results import EvalResult, PreparedFeatures, RegisterResult
 from pipeline.serving import TEXT_COLUMN, pinned_requirements

@@ -27,7 +27,8 @@ class Translation:
     name = TRANSLATION
     comparison_metrics = ("test_bleu", "test_chrf")
 
-    def build_table(self, read: "CorpusRead", config: "PipelineConfig", data_digest: str) -> tuple["pd.DataFrame", dict]:
+    def build_table(self, read: "CorpusRead", config: "PipelineConfig",
+                    data_digest: str) -> tuple["pd.DataFrame", dict]:
         from pipeline.translation.features import parallel_table
 
         return parallel_table(read, config, data_digest)

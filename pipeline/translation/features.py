@@ -26,8 +26,15 @@ from pipeline.results import IngestResult, PreparedFeatures
 from pipeline.text.parallel import cached_tokenize, token_cache_key
 from pipeline.text.processor import TextProcessor
 from pipeline.text.subword import SubwordModel
-from pipeline.text.vocab import (EOS_TOKEN, SEQ2SEQ_RESERVED, SOS_TOKEN, Vocabulary, length_at_percentile,
-                                 pad_ids, truncate)
+from pipeline.text.vocab import (
+    EOS_TOKEN,
+    SEQ2SEQ_RESERVED,
+    SOS_TOKEN,
+    Vocabulary,
+    length_at_percentile,
+    pad_ids,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 

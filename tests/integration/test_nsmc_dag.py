@@ -115,7 +115,15 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
                  "train.epochs=1", "train.batch_size=16", "model.units=4", "model.embedding_dim=4",
                  "model.baseline_min_df=1", "train.models=[bilstm_attention, tfidf_nb, tfidf_logreg]",
                  "tracking.experiment=zoo-test"]
-    dag_run = _load_dag().test(run_conf={"overrides": overrides})
+    # Run from a pipeline file outside the pipelines folders, as `rnnflow run path/to/nsmc.yaml` does:
+    # every task must load the config from that path again.
+    from pipeline.cli import load_dag
+    from pipeline.config import CONFIG_DIR
+
+    own_file = tmp_path / "own" / "nsmc.yaml"
+    own_file.parent.mkdir()
+    own_file.write_text((CONFIG_DIR / "nsmc.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    dag_run = load_dag(str(own_file)).test(run_conf={"overrides": overrides})
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("zoo-test").experiment_id],

@@ -34,7 +34,13 @@ def _no_rescore(model_uri):
     raise AssertionError(f"{model_uri} should not be re-scored: same test split")
 
 
-@pytest.mark.slow
+def _champion(client, name: str, accuracy: float, test_digest: str) -> str:
+    """A first version, promoted: the champion a later candidate is measured against."""
+    version = _version(client, name, accuracy, test_digest)
+    promote(client, name, version, accuracy, "accuracy", 0.0, test_digest, _no_rescore)
+    return version
+
+
 def test_champion_then_challenger_then_new_champion(mlflow_store):
     client = mlflow.MlflowClient()
     name = "promotion-test"
@@ -53,13 +59,11 @@ def test_champion_then_challenger_then_new_champion(mlflow_store):
     assert {alias: str(version) for alias, version in aliases.items()} == {CHAMPION: v3, CHALLENGER: v2}
 
 
-@pytest.mark.slow
 def test_champion_from_another_test_split_is_rescored_on_this_one(mlflow_store):
     """A champion's 0.95 on another corpus's test split says nothing about this one."""
     client = mlflow.MlflowClient()
     name = "rescore-test"
-    v1 = _version(client, name, 0.95, test_digest="sample-corpus")
-    promote(client, name, v1, 0.95, "accuracy", 0.0, "sample-corpus", _no_rescore)
+    v1 = _champion(client, name, 0.95, test_digest="sample-corpus")
     v2 = _version(client, name, 0.86, test_digest="real-corpus")
     rescored = []
     alias, reason = promote(client, name, v2, 0.86, "accuracy", 0.0, "real-corpus",
@@ -68,12 +72,10 @@ def test_champion_from_another_test_split_is_rescored_on_this_one(mlflow_store):
     assert alias == CHAMPION and "re-scored on this run's test split" in reason and "0.5500" in reason
 
 
-@pytest.mark.slow
 def test_unscorable_champion_does_not_block_promotion(mlflow_store):
     client = mlflow.MlflowClient()
     name = "broken-champion"
-    v1 = _version(client, name, 0.9, test_digest="a")
-    promote(client, name, v1, 0.9, "accuracy", 0.0, "a", _no_rescore)
+    _champion(client, name, 0.9, test_digest="a")
     v2 = _version(client, name, 0.8, test_digest="b")
 
     def broken(uri):

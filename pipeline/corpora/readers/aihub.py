@@ -40,7 +40,8 @@ def read_aihub_workbook(path: Path, columns: dict[str, str] = DEFAULT_COLUMNS):
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
-            raise CorpusFormatError(f"{path}: empty sheet (expected a header with {columns['source']!r}, {columns['target']!r})")
+            raise CorpusFormatError(f"{path}: empty sheet (expected a header with {columns['source']!r}, "
+                                    f"{columns['target']!r})")
         names = [str(cell).strip() if cell is not None else "" for cell in header]
         positions = {}
         for role in ("id", "source", "target"):

@@ -26,7 +26,8 @@ def read_line_aligned(source: Path, target: Path, domain: str | None = None) -> 
                     domain or RELEASE_SUFFIX.sub("", source.stem))
 
 
-def read_line_aligned_files(paths: Iterable[Path], source_lang: str, target_lang: str) -> tuple[list["pd.DataFrame"], dict]:
+def read_line_aligned_files(paths: Iterable[Path], source_lang: str,
+                            target_lang: str) -> tuple[list["pd.DataFrame"], dict]:
     """Every ``<name>.<source_lang>`` with its ``<name>.<target_lang>``; ``.tar.gz`` archives are
     searched for such pairs inside. A source file without its target is an error; a target file
     without a source (its partner is in another language) is skipped and counted."""
