@@ -14,7 +14,9 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.services import ProcessGroup, redis_database, wait_for
 
-pytestmark = pytest.mark.slow
+# One worker runs the real-service tests one after another (make test runs pytest-xdist):
+# concurrently they would fight over two cores and ports.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
 
 TEXTS = ["아버지가방에들어가신다", "이 영화 정말 재미있어요 ㅋㅋ", "배우들의 연기가 최고였다!",
          "스토리가 너무 지루했다", "다시 보고 싶은 영화", "음악이 좋았어요"]

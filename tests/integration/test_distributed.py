@@ -20,7 +20,9 @@ from tests.conftest import PROJECT_ROOT
 from tests.services import (AIRFLOW, ProcessGroup, StepTimer, airflow_cli, airflow_env, dag_parsed, free_port,
                             postgres_database, postgres_url, redis_database, run_state, wait_for)
 
-pytestmark = pytest.mark.slow
+# One worker runs the real-service tests one after another (make test runs pytest-xdist):
+# concurrently they would fight over two cores and ports.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
 
 DAG_ID = "nsmc_sentiment"
 MLFLOW = str(PROJECT_ROOT / ".venv" / "bin" / "mlflow")

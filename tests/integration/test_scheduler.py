@@ -9,7 +9,9 @@ import pytest
 from tests.services import (AIRFLOW, ProcessGroup, StepTimer, airflow_cli, airflow_env, dag_parsed, free_port,
                             run_state, wait_for)
 
-pytestmark = pytest.mark.slow
+# One worker runs the real-service tests one after another (make test runs pytest-xdist):
+# concurrently they would fight over two cores and ports.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
 
 
 def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
