@@ -8,7 +8,8 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-# make test runs on this many pytest-xdist workers; the real-service tests share one (xdist_group).
+# make test and test-fast run on this many pytest-xdist workers; the real-service tests share one
+# (xdist_group).
 TEST_WORKERS ?= 2
 SYNCED := $(VENV)/.rnnflow-synced
 export UV_PYTHON_DOWNLOADS := never
@@ -33,7 +34,7 @@ test: env
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: env
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not slow"
 
 bench: env
 	$(VENV)/bin/python benchmarks/tokenize_throughput.py

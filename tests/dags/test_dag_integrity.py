@@ -7,16 +7,25 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-DAG_FILES = sorted((PROJECT_ROOT / "dags").glob("*.py"))
 BUILT_IN_DAGS = {"nsmc_sentiment", "reuters_topics", "aihub_translation"}
 TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "register"}
 
 
 @pytest.fixture(scope="module")
 def dagbag():
+    """The DAGs as a dag-processor parses them with no training queue configured."""
+    import os
+
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    from pipeline.names import TRAIN_QUEUE_ENV
+
+    saved = os.environ.pop(TRAIN_QUEUE_ENV, None)
+    try:
+        return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    finally:
+        if saved is not None:
+            os.environ[TRAIN_QUEUE_ENV] = saved
 
 
 def test_no_import_errors(dagbag):
@@ -59,25 +68,42 @@ def test_param_choices_come_from_the_names_and_the_registries(dagbag):
     assert translation.params.get_param("models").schema["items"]["enum"] == architectures("translators")
 
 
-def test_a_pipeline_file_in_the_users_folder_becomes_a_dag(tmp_path):
-    (tmp_path / "reviews.yaml").write_text(
-        "dag: {schedule: '0 3 * * 1', tags: [reviews]}\ncorpus: {name: nsmc}\n", encoding="utf-8")
-    code = ("from airflow.dag_processing.dagbag import DagBag; import sys; bag = DagBag(dag_folder=sys.argv[1]); "
-            "print(bag.import_errors, sorted(bag.dags), sorted(bag.dags['reviews'].tags))")
+def test_without_a_queue_setting_every_task_uses_the_default_queue(dagbag):
+    for dag in dagbag.dags.values():
+        assert {task.queue for task in dag.tasks} == {"default"}, dag.dag_id
+
+
+# One fresh interpreter (parsing imports Airflow: several seconds each) checks how a dag-processor
+# with the distributed settings sees the DAG file: the user's pipelines folder, the gpu queue for
+# training only, and no heavy module imported by parsing.
+PARSE_AS_A_DAG_PROCESSOR = """
+import glob, json, runpy, sys
+for path in sorted(glob.glob(sys.argv[1] + "/*.py")):
+    runpy.run_path(path)
+heavy = sorted(m for m in ("tensorflow", "keras", "mlflow", "pandas", "konlpy", "sklearn") if m in sys.modules)
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({"heavy": heavy, "errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+                  "dags": sorted(bag.dags), "reviews_tags": sorted(bag.dags["reviews"].tags),
+                  "queues": {d: {t.task_id: t.queue for t in dag.tasks} for d, dag in bag.dags.items()}}))
+"""
+
+
+def test_a_dag_processor_with_the_distributed_settings(tmp_path):
+    import json
     import os
 
-    result = subprocess.run([sys.executable, "-c", code, str(PROJECT_ROOT / "dags")], capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "RNNFLOW_PIPELINES": str(tmp_path)})
+    (tmp_path / "reviews.yaml").write_text(
+        "dag: {schedule: '0 3 * * 1', tags: [reviews]}\ncorpus: {name: nsmc}\n", encoding="utf-8")
+    env = {**os.environ, "RNNFLOW_PIPELINES": str(tmp_path), "RNNFLOW_TRAIN_QUEUE": "gpu"}
+    result = subprocess.run([sys.executable, "-c", PARSE_AS_A_DAG_PROCESSOR, str(PROJECT_ROOT / "dags")],
+                            capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == \
-        "{} ['aihub_translation', 'nsmc_sentiment', 'reuters_topics', 'reviews'] ['classification', 'reviews', 'rnnflow']"
-
-
-@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
-def test_parsing_imports_no_heavy_modules(path):
-    code = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
-            "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'pandas', 'konlpy', 'sklearn') "
-            "if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert parsed["heavy"] == []
+    assert parsed["errors"] == {}
+    assert parsed["dags"] == ["aihub_translation", "nsmc_sentiment", "reuters_topics", "reviews"]
+    assert parsed["reviews_tags"] == ["classification", "reviews", "rnnflow"]
+    for dag_queues in parsed["queues"].values():
+        assert dag_queues["train"] == "gpu"
+        assert {queue for task, queue in dag_queues.items() if task != "train"} == {"default"}

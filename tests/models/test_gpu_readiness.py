@@ -1,7 +1,5 @@
-"""Every recurrent layer can run on cuDNN, models build under mixed precision, training routes to its queue."""
+"""Every recurrent layer can run on cuDNN and models build under mixed precision (the queue routing is in tests/dags)."""
 
-import subprocess
-import sys
 
 import keras
 import pytest
@@ -10,7 +8,6 @@ from keras import layers
 from models.registry import architectures, build_classifier, build_translator
 from models.config import ModelConfig
 from pipeline.text.vocab import pad_ids
-from tests.conftest import PROJECT_ROOT
 
 CONFIG = ModelConfig(embedding_dim=8, units=4, conv_filters=4, attention_units=4)
 
@@ -59,22 +56,3 @@ def test_models_build_under_mixed_precision_with_float32_outputs():
         assert translator.output.dtype == "float32"
     finally:
         set_precision(False)
-
-
-@pytest.mark.parametrize("queue", ["gpu", ""])
-def test_training_tasks_go_to_the_configured_queue(queue):
-    code = ("import os, runpy, sys; from airflow.dag_processing.dagbag import DagBag; "
-            "bag = DagBag(dag_folder=sys.argv[1]); "
-            "print({d: {t.task_id: t.queue for t in dag.tasks} for d, dag in bag.dags.items()})")
-    env_queue = {"RNNFLOW_TRAIN_QUEUE": queue} if queue else {}
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "RNNFLOW_TRAIN_QUEUE"}
-    result = subprocess.run([sys.executable, "-c", code, str(PROJECT_ROOT / "dags")], capture_output=True,
-                            text=True, timeout=300, env={**env, **env_queue})
-    assert result.returncode == 0, result.stderr[-2000:]
-    queues = eval(result.stdout.strip().splitlines()[-1])  # the dict printed above
-    assert set(queues) == {"nsmc_sentiment", "reuters_topics", "aihub_translation"}
-    for dag_queues in queues.values():
-        assert dag_queues["train"] == (queue or "default")
-        assert {q for task, q in dag_queues.items() if task != "train"} == {"default"}
