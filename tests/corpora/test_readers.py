@@ -72,8 +72,39 @@ def test_npz_topic_out_of_range_names_the_row(tmp_path):
         x, y = arrays["x"], arrays["y"].copy()
     y[7] = 46
     np.savez(folder / "reuters.npz", x=x, y=y)
+    trusted = {"reuters.npz": hashlib.sha256((folder / "reuters.npz").read_bytes()).hexdigest()}
     with pytest.raises(CorpusFormatError, match=r"reuters.npz: row 7: topic id 46 outside 0..45"):
+        run_ingest(_npz_config(tmp_path, **{"corpus.source": str(folder), "corpus.sha256": trusted}))
+
+
+class _Payload:
+    """Unpickling this calls open(marker, "w"): proof that loading a file ran code from it."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_crafted_local_npz_is_refused_before_anything_in_it_runs(tmp_path):
+    folder, marker = tmp_path / "local", tmp_path / "code-ran"
+    _write_npz(folder)
+    x = np.empty(1, dtype=object)
+    x[0] = _Payload(marker)
+    np.savez(folder / "reuters.npz", x=x, y=np.array([3]))
+    # The payload is real: an unguarded np.load would run it.
+    with np.load(folder / "reuters.npz", allow_pickle=True) as arrays:
+        arrays["x"]
+    assert marker.exists()
+    marker.unlink()
+
+    with pytest.raises(CorpusFormatError, match=r"reuters.npz: sha256 [0-9a-f]{64}, the recorded d6586e69.*pickled"):
         run_ingest(_npz_config(tmp_path, **{"corpus.source": str(folder)}))
+    assert not marker.exists()
+    with pytest.raises(CorpusFormatError, match=r"no digest recorded"):
+        run_ingest(_npz_config(tmp_path, **{"corpus.source": str(folder), "corpus.sha256": {}}))
+    assert not marker.exists()
 
 
 def test_topic_names_match_keras():

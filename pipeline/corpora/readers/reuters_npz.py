@@ -30,6 +30,22 @@ KERAS_SHUFFLE_SEED = 113
 KERAS_TEST_SPLIT = 0.2
 
 
+def refuse_unverified_pickles(npz_path: Path, corpus: ReutersNpzCorpus) -> None:
+    """The word sequences are pickled Python objects, and unpickling a crafted file runs its code.
+    A download is verified before it is saved, but a file from ``corpus.source`` is not: load it
+    only if its sha256 is the one recorded in ``corpus.sha256``."""
+    from pipeline.io import sha256_file
+
+    expected = corpus.sha256.get(npz_path.name)
+    actual = sha256_file(npz_path)
+    if expected is None or actual != expected.lower():
+        recorded = f"the recorded {expected}" if expected else "no digest recorded"
+        raise CorpusFormatError(
+            f"{npz_path}: sha256 {actual}, {recorded} (corpus.sha256['{npz_path.name}']). Its arrays are "
+            f"pickled Python objects, which can run code when loaded, so only a verified file is read; "
+            f"record the digest of a file you trust in corpus.sha256")
+
+
 class ReutersNpzReader(CorpusReader):
     """``reuters.npz`` (word-rank sequences and topic ids) decoded to text with its word index."""
 
@@ -50,8 +66,9 @@ class ReutersNpzReader(CorpusReader):
         if not isinstance(word_index, dict):
             raise CorpusFormatError(f"{index_path}: expected an object mapping words to ranks")
         words = {int(rank): word for word, rank in word_index.items()}
+        refuse_unverified_pickles(npz_path, corpus)
         try:
-            # Object arrays need pickle; the file's digest was verified against the recorded one.
+            # Object arrays need pickle: refuse_unverified_pickles let only the recorded file through.
             with np.load(npz_path, allow_pickle=True) as arrays:
                 sequences, topics = arrays["x"], arrays["y"]
         except (OSError, ValueError, KeyError) as exc:
