@@ -109,6 +109,13 @@ class TrackingConfig(FrozenConfig):
     experiment: str = "nsmc-sentiment"
 
 
+def architectures_for_kind(kind: str) -> list[str]:
+    """Every architecture whose family (``names.KIND_MODEL_FAMILIES``) can train on ``kind``."""
+    from models.registry import architectures
+
+    return [name for family in names.KIND_MODEL_FAMILIES[kind] for name in architectures(family)]
+
+
 class DagConfig(FrozenConfig):
     """How the pipeline appears in Airflow (one DAG per pipeline file)."""
 
@@ -146,15 +153,14 @@ class PipelineConfig(FrozenConfig):
 
     @model_validator(mode="after")
     def _fits_its_kind(self) -> "PipelineConfig":
-        from models.registry import architectures, family_of
+        from models.registry import architectures
 
-        families = names.KIND_MODEL_FAMILIES[self.kind]
         unknown = [name for name in self.train.models if name not in architectures()]
         if unknown:
             raise ValueError(f"train.models: unknown model(s) {unknown}; known: {architectures()}")
-        wrong = [name for name in self.train.models if family_of(name) not in families]
+        fitting = architectures_for_kind(self.kind)
+        wrong = [name for name in self.train.models if name not in fitting]
         if wrong:
-            fitting = [name for family in families for name in architectures(family)]
             raise ValueError(f"train.models: {wrong} cannot train on a {self.kind} corpus "
                              f"({self.corpus.name}); these can: {fitting}")
         metrics = names.KIND_METRICS[self.kind]

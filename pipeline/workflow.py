@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, dag, task
 
 from pipeline import names
-from pipeline.config import PipelineConfig, load_config, pipeline_files
+from pipeline.config import PipelineConfig, architectures_for_kind, load_config, pipeline_files
 
 PARAMS_DOC = """
 #### Params
@@ -44,10 +44,9 @@ def train_queue() -> dict[str, str]:
 
 def dag_params(config: PipelineConfig) -> dict[str, Param]:
     """The trigger form: one param per ``names.DAG_PARAM_FIELDS`` entry, plus ``overrides``."""
-    from models.registry import architectures
     from pipeline.corpora import reader_names
 
-    fitting = [arch for family in names.KIND_MODEL_FAMILIES[config.kind] for arch in architectures(family)]
+    fitting = architectures_for_kind(config.kind)
     params = {
         "source": Param(None, type=["null", "string"], description="A local corpus file or folder."),
         "corpus": Param(None, type=["null", "string"], enum=[None, *reader_names()],
@@ -66,10 +65,9 @@ def dag_params(config: PipelineConfig) -> dict[str, Param]:
 
 
 def dag_doc(config: PipelineConfig) -> str:
-    from models.registry import architectures
     from pipeline.corpora import reader_names
 
-    fitting = [arch for family in names.KIND_MODEL_FAMILIES[config.kind] for arch in architectures(family)]
+    fitting = architectures_for_kind(config.kind)
     header = (f"### {config.pipeline}: {config.kind}\n\n{config.dag.description.strip()}\n\n"
               f"Corpus `{config.corpus.name}`, models {', '.join(f'`{m}`' for m in config.train.models)}; the best "
               f"by test `{config.registry.metric}` is registered as `{config.registry.model_name}`.\n")

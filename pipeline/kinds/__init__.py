@@ -2,8 +2,8 @@
 
 The stages (ingest, preprocess, train, evaluate, register) are the same for every kind and call
 the config's kind for the parts that differ; no other code branches on the kind. A new kind (say,
-sequence tagging) is a package implementing ``TaskKind`` plus its entry in ``KIND_MODULES`` and
-``pipeline.names``.
+sequence tagging) is a package ``pipeline/<kind>/`` whose ``KIND`` implements ``TaskKind``, plus its
+entries in ``pipeline.names``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
 
-# Kind name (pipeline.names.KINDS) -> the module whose KIND implements it.
-KIND_MODULES = {names.CLASSIFICATION: "pipeline.classification", names.TRANSLATION: "pipeline.translation"}
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,7 @@ def kind_of(config: "PipelineConfig") -> TaskKind:
 
 
 def kind_named(name: str) -> TaskKind:
-    try:
-        module = KIND_MODULES[name]
-    except KeyError:
-        raise ValueError(f"task kind {name!r}: expected one of {sorted(KIND_MODULES)}") from None
-    return importlib.import_module(module).KIND
+    """The ``KIND`` of package ``pipeline.<name>``, for every kind ``pipeline.names`` lists."""
+    if name not in names.KINDS:
+        raise ValueError(f"task kind {name!r}: expected one of {list(names.KINDS)}")
+    return importlib.import_module(f"pipeline.{name}").KIND
