@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.classification.validation import classification_profile
 from pipeline.config import PipelineConfig
 from pipeline.corpora.base import CorpusRead
 from pipeline.corpora.errors import CorpusFormatError
@@ -110,7 +111,8 @@ def split_tokens(features_dir: str | Path, split: str) -> list[str]:
 
 
 def classification_table(read: CorpusRead, config: PipelineConfig, data_digest: str) -> tuple[pd.DataFrame, dict]:
-    """The reader's train and test rows (a validation split carved from train) and their report."""
+    """The reader's train and test rows (a stratified test split carved from train when the reader
+    has none, a stratified validation split always) and their report."""
     frames = []
     for split, frame in read.splits.items():
         if config.corpus.max_rows_per_split:
@@ -119,8 +121,18 @@ def classification_table(read: CorpusRead, config: PipelineConfig, data_digest: 
             files = _describe(read.file_reports.get(split, {}))
             raise CorpusFormatError(f"{config.corpus.name} {split} split ({files}): no usable rows")
         frames.append(frame.assign(split=split))
-    table = assign_validation_split(pd.concat(frames, ignore_index=True),
-                                    config.corpus.valid_fraction, config.train.seed)
+    table = pd.concat(frames, ignore_index=True)
+    if "test" not in read.splits:
+        # Readers of tables without a published test split say how much to hold out.
+        fraction = getattr(config.corpus, "test_fraction", None)
+        where = _describe(read.file_reports.get("train", {}))
+        if fraction is None:
+            raise CorpusFormatError(f"{config.corpus.name} ({where}): the reader found no test split")
+        table = carve_split(table, "test", fraction, config.train.seed)
+        if not (table["split"] == "test").any():
+            raise CorpusFormatError(f"{config.corpus.name} ({where}): too few rows to carve a test split "
+                                    f"of corpus.test_fraction {fraction}")
+    table = carve_split(table, "valid", config.corpus.valid_fraction, config.train.seed)
     return table, validation_report(table, read.file_reports, data_digest, read.label_names)
 
 
@@ -132,13 +144,17 @@ def _describe(file_report: dict) -> str:
     return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
 
 
-def assign_validation_split(table: pd.DataFrame, valid_fraction: float, seed: int) -> pd.DataFrame:
-    """Move a seeded random ``valid_fraction`` of the train rows to split ``valid``."""
+def carve_split(table: pd.DataFrame, split: str, fraction: float, seed: int) -> pd.DataFrame:
+    """Move a seeded ``fraction`` of each label's train rows to ``split`` (stratified, so a rare
+    class is in both; a class with a single train row stays in train)."""
     table = table.copy()
-    train_index = table.index[table["split"] == "train"].to_numpy()
-    n_valid = int(round(len(train_index) * valid_fraction))
-    chosen = np.random.default_rng(seed).permutation(train_index)[:n_valid]
-    table.loc[chosen, "split"] = "valid"
+    rng = np.random.default_rng([seed, SPLITS.index(split)])
+    chosen = []
+    train = table[table["split"] == "train"]
+    for _, rows in train.groupby("label", sort=True):
+        count = min(int(round(len(rows) * fraction)), len(rows) - 1)
+        chosen.extend(rng.permutation(rows.index.to_numpy())[:max(count, 0)])
+    table.loc[chosen, "split"] = split
     return table
 
 
@@ -173,4 +189,6 @@ def validation_report(table: pd.DataFrame, file_reports: dict, data_digest: str,
         "files": file_reports,
         # Kept, not dropped: the test file is the published benchmark split.
         "test_documents_also_in_train": overlap,
+        # What a later run's drift check compares its train split with (pipeline.validation).
+        "profile": classification_profile(table, label_names),
     }

@@ -22,7 +22,8 @@ from pipeline.results import REPORT_FILE, TABLE_FILE, IngestResult
 
 log = logging.getLogger(__name__)
 
-INGEST_VERSION = "3"
+# 4: the validation split is stratified by label.
+INGEST_VERSION = "4"
 
 
 def resolve_source_files(config: PipelineConfig, reader: CorpusReader) -> dict[str, Path]:

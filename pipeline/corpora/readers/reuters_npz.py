@@ -3,13 +3,13 @@ text with ``reuters_word_index.json``; Keras' own shuffled 80/20 split."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Literal
 
 from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection, drop_repeated_texts
 from pipeline.corpora.errors import CorpusFormatError
+from pipeline.corpora.keras_npz import decode_ranks, load_verified_npz, load_word_index
 
 
 class ReutersNpzCorpus(DownloadSection):
@@ -30,22 +30,6 @@ KERAS_SHUFFLE_SEED = 113
 KERAS_TEST_SPLIT = 0.2
 
 
-def refuse_unverified_pickles(npz_path: Path, corpus: ReutersNpzCorpus) -> None:
-    """The word sequences are pickled Python objects, and unpickling a crafted file runs its code.
-    A download is verified before it is saved, but a file from ``corpus.source`` is not: load it
-    only if its sha256 is the one recorded in ``corpus.sha256``."""
-    from pipeline.io import sha256_file
-
-    expected = corpus.sha256.get(npz_path.name)
-    actual = sha256_file(npz_path)
-    if expected is None or actual != expected.lower():
-        recorded = f"the recorded {expected}" if expected else "no digest recorded"
-        raise CorpusFormatError(
-            f"{npz_path}: sha256 {actual}, {recorded} (corpus.sha256['{npz_path.name}']). Its arrays are "
-            f"pickled Python objects, which can run code when loaded, so only a verified file is read; "
-            f"record the digest of a file you trust in corpus.sha256")
-
-
 class ReutersNpzReader(CorpusReader):
     """``reuters.npz`` (word-rank sequences and topic ids) decoded to text with its word index."""
 
@@ -59,20 +43,12 @@ class ReutersNpzReader(CorpusReader):
         import pandas as pd
 
         npz_path, index_path = files["reuters.npz"], files["reuters_word_index.json"]
-        try:
-            word_index = json.loads(index_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorpusFormatError(f"{index_path}: not a JSON word index: {exc}") from exc
-        if not isinstance(word_index, dict):
-            raise CorpusFormatError(f"{index_path}: expected an object mapping words to ranks")
-        words = {int(rank): word for word, rank in word_index.items()}
-        refuse_unverified_pickles(npz_path, corpus)
-        try:
-            # Object arrays need pickle: refuse_unverified_pickles let only the recorded file through.
-            with np.load(npz_path, allow_pickle=True) as arrays:
+        words = load_word_index(index_path)
+        with load_verified_npz(npz_path, corpus) as arrays:
+            try:
                 sequences, topics = arrays["x"], arrays["y"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise CorpusFormatError(f"{npz_path}: not the Keras reuters.npz (arrays x, y): {exc}") from exc
+            except (OSError, ValueError, KeyError) as exc:
+                raise CorpusFormatError(f"{npz_path}: not the Keras reuters.npz (arrays x, y): {exc}") from exc
         if len(sequences) != len(topics):
             raise CorpusFormatError(f"{npz_path}: {len(sequences)} sequences but {len(topics)} labels")
         order = np.arange(len(sequences))
@@ -85,9 +61,9 @@ class ReutersNpzReader(CorpusReader):
                 label = int(topics[i])
                 if not 0 <= label < len(KERAS_REUTERS_TOPICS):
                     raise CorpusFormatError(f"{npz_path}: row {i}: topic id {label} outside 0..45")
-                tokens = [words.get(int(rank)) for rank in sequences[i]]
-                unknown += sum(token is None for token in tokens)
-                rows.append((str(i), " ".join(token for token in tokens if token), label))
+                text, missing = decode_ranks(sequences[i], words)
+                unknown += missing
+                rows.append((str(i), text, label))
             frame = pd.DataFrame(rows, columns=["id", "text", "label"]).astype({"label": np.int64})
             dropped = Counter({"empty_document": int((frame["text"] == "").sum())})
             frame = frame[frame["text"] != ""]
