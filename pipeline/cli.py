@@ -1,6 +1,8 @@
 """``rnnflow``: run a pipeline end to end on the embedded default, or query the champion.
 
-    rnnflow run nsmc [--source PATH] [--set key=value ...]
+    rnnflow run nsmc [--source PATH] [--set key=value ...] [--json | --verbose]
+    rnnflow run --config path/to/pipeline.yaml [--set key=value ...]
+    rnnflow init --source data.csv [--output pipeline.yaml]
     rnnflow demo
     rnnflow predict nsmc-sentiment TEXT [TEXT ...]
     rnnflow env
@@ -9,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -17,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.names import CHAMPION
+from pipeline import progress
+from pipeline.names import CHAMPION, ERROR_TAG, FAILED_TASK_TAG, KINDS, PIPELINES_ENV, TEST_METRIC_PREFIX
 from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri
 
 log = logging.getLogger("rnnflow")
@@ -70,6 +74,21 @@ def load_dag(pipeline: str):
     return training_dag(load_config(pipeline), source=pipeline)
 
 
+def make_discoverable(pipeline: str) -> None:
+    """A pipeline file outside the pipelines folders joins ``RNNFLOW_PIPELINES`` for this process:
+    dag.test() runs the DAG as the DAG processor stores it, from the DAG file that reads that list."""
+    from pipeline.config import discover_pipelines
+
+    path = Path(pipeline).expanduser().resolve()
+    if path.suffix not in (".yaml", ".yml"):
+        return
+    known = discover_pipelines()[0]
+    if path.stem in known and known[path.stem].resolve() == path:
+        return
+    current = os.environ.get(PIPELINES_ENV, "")
+    os.environ[PIPELINES_ENV] = os.pathsep.join(filter(None, [current, str(path)]))
+
+
 def check_corpus_reachable(pipeline: str, overrides: list[str]) -> None:
     """Fail before Airflow starts if the corpus can be neither found nor downloaded."""
     from pipeline.config import load_config
@@ -88,16 +107,101 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
         overrides = [f"corpus.source={source}", *overrides]
     check_corpus_reachable(pipeline, overrides)
     ensure_airflow_db()
+    make_discoverable(pipeline)
     dag = load_dag(pipeline)
+    progress.line(f"rnnflow: {dag.dag_id} ({dag_kind(dag)}), one run with dag.test()")
     started = time.perf_counter()
     dag_run = dag.test(run_conf={"overrides": overrides})
     wall_seconds = time.perf_counter() - started
     state = str(getattr(dag_run.state, "value", dag_run.state))
     if state != "success":
-        raise SystemExit(f"DAG run {dag_run.run_id} of {dag.dag_id} ended {state}; see the task logs above")
+        raise RunFailed(f"DAG run {dag_run.run_id} of {dag.dag_id} ended {state}: "
+                        f"{failure_reason(dag.dag_id, dag_run.run_id)}")
     summary = read_run_summary(dag.dag_id, dag_run.run_id)
     summary["wall_seconds"] = round(wall_seconds, 1)
     return summary
+
+
+class RunFailed(RuntimeError):
+    """A DAG run ended in a state other than success; the message carries the failing task's reason."""
+
+
+def dag_kind(dag) -> str:
+    return next((tag for tag in dag.tags if tag in KINDS), "?")
+
+
+def failure_reason(dag_id: str, dag_run_id: str) -> str:
+    """The failed task and its one-line error, as the failure callback recorded them on the parent run."""
+    from pipeline.lineage import dag_run_key
+    from pipeline.tracking import find_parent_tags
+
+    try:
+        tags = find_parent_tags(dag_run_key(dag_id, dag_run_id))
+    except LookupError:
+        return "no MLflow run was started (see the log)"
+    task, error = tags.get(FAILED_TASK_TAG), tags.get(ERROR_TAG)
+    if not task:
+        return "see the log"
+    return f"task {task} failed: {error}"
+
+
+@contextlib.contextmanager
+def console_and_log(log_path: Path, verbose: bool, show_progress: bool):
+    """Progress lines go to the terminal; Airflow's, TensorFlow's and MLflow's logs (file
+    descriptors 1 and 2, so C++ logs too) go to ``log_path`` unless ``verbose``."""
+    console = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8")
+    progress.attach(console if show_progress else None)
+    if verbose:
+        try:
+            yield console
+        finally:
+            progress.attach(None)
+            console.close()
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    try:
+        yield console
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+        progress.attach(None)
+        console.close()
+
+
+def run_log_path(pipeline: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return airflow_home() / "logs" / "rnnflow-run" / f"{Path(pipeline).stem}-{stamp}.log"
+
+
+def summary_table(summary: dict) -> str:
+    """The run's models and their test figures as a fixed-width table, then the registry decision."""
+    models = summary.get("models", {})
+    metrics = sorted({key for figures in models.values() for key in figures
+                      if key.startswith(TEST_METRIC_PREFIX) and "per_second" not in key})
+    columns = ["model", *[key.removeprefix(TEST_METRIC_PREFIX) for key in metrics], "train s", "epochs", "params"]
+    rows = [[arch, *[f"{figures.get(key, float('nan')):.4f}" for key in metrics],
+             f"{figures.get('train_seconds', 0):.1f}", str(figures.get("epochs_run", "")),
+             f"{figures.get('param_count', 0):,}"]
+            for arch, figures in models.items()]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [columns, *rows]]
+    registered = summary.get("registered", {})
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.append(f"registry: {registered.get('model_name')} version {registered.get('version')} "
+                 f"({registered.get('arch')}) -> @{registered.get('alias')}: {registered.get('reason')}")
+    lines.append(f"rows {summary.get('rows')} · wall {summary.get('wall_seconds')} s · "
+                 f"MLflow parent run {summary.get('parent_run_id')}")
+    return "\n".join(lines)
 
 
 def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
@@ -117,16 +221,26 @@ def predict(model_name: str, texts: list[str], alias: str = CHAMPION) -> list[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.config import pipeline_files
+    from pipeline.config import discover_pipelines
 
     parser = argparse.ArgumentParser(prog="rnnflow", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline's DAG end to end (dag.test) and print its figures")
-    run.add_argument("pipeline", help=f"a pipeline's name ({', '.join(pipeline_files())}) or a pipeline YAML file")
-    run.add_argument("--source", help="local corpus folder (skips the download)")
+    run.add_argument("pipeline", nargs="?",
+                     help=f"a pipeline's name ({', '.join(discover_pipelines()[0])}) or a pipeline YAML file")
+    run.add_argument("--config", help="a pipeline YAML file (the same as giving its path as PIPELINE)")
+    run.add_argument("--source", help="local corpus file or folder (skips the download)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="config override, e.g. --set train.epochs=3 (repeatable)")
+    shown = run.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print only the run's JSON summary line")
+    shown.add_argument("--verbose", action="store_true", help="show Airflow, TensorFlow and MLflow logs too")
+    init = commands.add_parser("init", help="sniff a table and write a commented starter pipeline YAML")
+    init.add_argument("--source", required=True, help="a CSV, TSV, JSONL, Parquet or Excel file")
+    init.add_argument("--output", help="where to write the YAML (default: <file stem>.yaml here)")
+    init.add_argument("--name", help="the pipeline's name (default: the file's stem)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing YAML")
     demo = commands.add_parser("demo", help="the NSMC pipeline end to end; falls back to a generated sample offline")
     demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     pred = commands.add_parser("predict", help="predict raw texts with a registered model's @champion")
@@ -138,22 +252,51 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from pipeline.config import ConfigError
-    from pipeline.corpora.errors import CorpusUnavailableError
+    from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
 
     try:
         if args.command == "env":
             for key, value in configure_environment().items():
                 print(f"export {key}={value}")
         elif args.command == "run":
-            print(json.dumps(run_pipeline(args.pipeline, args.source, args.overrides), ensure_ascii=False))
+            pipeline = args.config or args.pipeline
+            if not pipeline or (args.config and args.pipeline):
+                parser.error("run: give a pipeline's name or --config FILE (one of them)")
+            return run_command(pipeline, args.source, args.overrides, args.json, args.verbose)
+        elif args.command == "init":
+            from pipeline.init import write_starter
+
+            path = write_starter(Path(args.source), Path(args.output) if args.output else None, args.name,
+                                 force=args.force)
+            print(f"wrote {path}; run it with: rnnflow run --config {path}")
         elif args.command == "demo":
             print(json.dumps(run_demo(args.overrides), ensure_ascii=False))
         elif args.command == "predict":
             for row in predict(args.model_name, args.texts, args.alias):
                 print(json.dumps(row, ensure_ascii=False))
-    except (ConfigError, CorpusUnavailableError) as exc:
+    except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError) as exc:
         print(f"rnnflow: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def run_command(pipeline: str, source: str | None, overrides: list[str], as_json: bool, verbose: bool) -> int:
+    """``rnnflow run``: progress on the terminal, logs in a file, then the table (or the JSON line)."""
+    log_path = run_log_path(pipeline)
+    try:
+        with console_and_log(log_path, verbose, show_progress=not as_json):
+            if not verbose:
+                progress.line(f"rnnflow: logs in {log_path} (--verbose shows them here)")
+            summary = run_pipeline(pipeline, source, overrides)
+    except RunFailed as exc:
+        print(f"rnnflow: {exc}", file=sys.stderr)
+        if not verbose:
+            print(f"rnnflow: the full log is {log_path}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(summary_table(summary))
     return 0
 
 

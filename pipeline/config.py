@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -103,6 +104,54 @@ class RegistryConfig(FrozenConfig):
     min_improvement: float = Field(0.0, ge=0.0)
 
 
+class Limit(FrozenConfig):
+    """A data check's limits: past ``warn`` the run records a warning, past ``error`` it stops
+    before training. None switches that level off."""
+
+    warn: float | None = None
+    error: float | None = None
+
+
+class ValidationConfig(FrozenConfig):
+    """Data checks (``pipeline.validation``) and their limits. Fractions are of rows; PSI is the
+    population stability index against the champion's training data."""
+
+    # Fewest train rows of any label (bad when below the limit).
+    min_rows_per_class: Limit = Limit(warn=10, error=2)
+    # Train rows dropped as repeats of another row's text.
+    duplicate_fraction: Limit = Limit(warn=0.1)
+    # Test texts that are also train texts (leakage: the test score overstates the model).
+    test_overlap_fraction: Limit = Limit(warn=0.05, error=0.5)
+    # Test rows whose label the train split never shows.
+    unseen_test_label_fraction: Limit = Limit(error=0.0)
+    # Texts whose length is far from the rest (robust z-score of log length above 5).
+    length_outlier_fraction: Limit = Limit(warn=0.02)
+    # Test tokens outside the train vocabulary (classification; checked when features are built).
+    test_oov_rate: Limit = Limit(warn=0.25)
+    # Drift of the train split from the current champion's: label mix and text length.
+    label_drift_psi: Limit = Limit(warn=0.1)
+    length_drift_psi: Limit = Limit(warn=0.1)
+    # Pairs only: pairs with an empty side, identical sides, and a source/target length ratio far
+    # from the rest.
+    empty_pair_fraction: Limit = Limit(warn=0.01, error=0.5)
+    identical_pair_fraction: Limit = Limit(warn=0.05)
+    length_ratio_outlier_fraction: Limit = Limit(warn=0.02)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_limits_keep_defaults(cls, data: Any) -> Any:
+        """``label_drift_psi: {error: 0.2}`` sets the error level and keeps the default warn level."""
+        if not isinstance(data, dict):
+            return data
+        merged = {}
+        for key, value in data.items():
+            field = cls.model_fields.get(key)
+            if field is not None and isinstance(value, dict) and isinstance(field.default, Limit):
+                value = {**field.default.model_dump(), **value}
+            merged[key] = value
+        return merged
+
+
 class TrackingConfig(FrozenConfig):
     # None: MLFLOW_TRACKING_URI from the environment, else the project's local SQLite store.
     tracking_uri: str | None = None
@@ -116,13 +165,20 @@ def architectures_for_kind(kind: str) -> list[str]:
     return [name for family in names.KIND_MODEL_FAMILIES[kind] for name in architectures(family)]
 
 
+class AssetSchedule(FrozenConfig):
+    """Run when Airflow assets are updated (e.g. a task or an API call marks a new corpus drop)."""
+
+    # Asset URIs, e.g. "file:///data/inbox/reviews.csv"; the DAG runs once all of them updated.
+    assets: list[str] = Field(min_length=1)
+
+
 class DagConfig(FrozenConfig):
     """How the pipeline appears in Airflow (one DAG per pipeline file)."""
 
     # None: the pipeline's name.
     dag_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$")
-    # A cron expression or preset ("@weekly"); None: triggered by hand only.
-    schedule: str | None = "@weekly"
+    # A cron expression or preset ("@weekly"), {assets: [uri, ...]}, or None: triggered by hand only.
+    schedule: str | AssetSchedule | None = "@weekly"
     tags: list[str] = Field(default_factory=list)
     # Markdown shown on the DAG's page.
     description: str = ""
@@ -140,6 +196,7 @@ class PipelineConfig(FrozenConfig):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @property
@@ -244,18 +301,34 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return merged
 
 
-def pipeline_files() -> dict[str, Path]:
-    """Pipeline name (the YAML file's stem) -> file: the built-in pipelines, then the user's folder
-    (``RNNFLOW_PIPELINES``). A user's file may not take a built-in pipeline's name."""
+def discover_pipelines() -> tuple[dict[str, Path], list[str]]:
+    """Pipeline name (the YAML file's stem) -> file: the built-in pipelines, then the user's
+    folders and files (``RNNFLOW_PIPELINES``, separated like PATH); and a problem per file that
+    cannot be used (a user's file may not take a built-in pipeline's name)."""
     found = {path.stem: path for path in sorted(CONFIG_DIR.glob("*.yaml"))}
-    folder = os.environ.get(names.PIPELINES_ENV, "").strip()
-    if folder:
-        for path in sorted(Path(folder).expanduser().glob("*.y*ml")):
-            if path.suffix not in (".yaml", ".yml"):
-                continue
+    problems = []
+    for entry in filter(None, os.environ.get(names.PIPELINES_ENV, "").strip().split(os.pathsep)):
+        where = Path(entry).expanduser()
+        if where.is_file() and where.suffix in (".yaml", ".yml"):
+            candidates = [where]
+        elif where.is_dir():
+            candidates = [path for path in sorted(where.glob("*.y*ml")) if path.suffix in (".yaml", ".yml")]
+        else:
+            problems.append(f"{names.PIPELINES_ENV} entry {entry}: neither a folder nor a .yaml file")
+            continue
+        for path in candidates:
             if path.stem in found:
-                raise ConfigError(f"{path}: pipeline {path.stem!r} is already defined by {found[path.stem]}")
+                if found[path.stem].resolve() != path.resolve():
+                    problems.append(f"{path}: pipeline {path.stem!r} is already defined by {found[path.stem]}")
+                continue
             found[path.stem] = path
+    return found, problems
+
+
+def pipeline_files() -> dict[str, Path]:
+    found, problems = discover_pipelines()
+    if problems:
+        raise ConfigError(problems[0])
     return found
 
 
@@ -263,9 +336,11 @@ def load_config(pipeline: str | Path, overrides: dict[str, Any] | list[str] | No
     """Load ``pipeline`` (a pipeline's name or a YAML path), apply overrides, validate."""
     path = Path(pipeline)
     if path.suffix not in (".yaml", ".yml"):
-        known = pipeline_files()
+        known, problems = discover_pipelines()
         if str(pipeline) not in known:
-            raise ConfigError(f"pipeline {pipeline!r}: no such pipeline (known: {sorted(known)})")
+            mentioned = [problem for problem in problems if f"{pipeline!r}" in problem]
+            raise ConfigError(mentioned[0] if mentioned else
+                              f"pipeline {pipeline!r}: no such pipeline (known: {sorted(known)})")
         path = known[str(pipeline)]
     if not path.is_file():
         raise ConfigError(f"config {path}: no such file")
@@ -326,9 +401,12 @@ def _describe(error: dict) -> str:
         return f"{field}.name: missing; the readers are {list(reader_names())}"
     message = error["msg"]
     if error["type"] == "value_error":
-        # Our validators' messages start with the field they are about, relative to `loc`.
+        # Model validators' messages start with the field they are about, relative to `loc`;
+        # a field validator's message is about `loc` itself.
         message = message.removeprefix("Value error, ")
-        return f"{field}.{message}" if loc else message
+        if not loc:
+            return message
+        return f"{field}.{message}" if re.match(r"^[A-Za-z_][\w.]*: ", message) else f"{field}: {message}"
     if error["type"] == "extra_forbidden":
         message = "unknown field"
     elif error["type"] == "missing":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import progress
 from pipeline.config import PipelineConfig
 from pipeline.lineage import Lineage
 from pipeline.names import DEVICES_TAG, PRECISION_TAG
@@ -121,6 +122,8 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
         keras.callbacks.BackupAndRestore(str(arch_dir / "backup")),
         mlflow.keras.MlflowCallback(),
     ]
+    if progress.attached():
+        callbacks.append(progress.epoch_callback(arch, config.train.epochs))
     start = time.perf_counter()
     # shuffle=False: the train dataset reshuffles itself each epoch (make_datasets), seeded.
     history = model.fit(train_data, validation_data=valid_data, epochs=config.train.epochs,

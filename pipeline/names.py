@@ -61,6 +61,8 @@ ALIAS_TAG = "rnnflow.alias"
 BEST_ARCH_TAG = "rnnflow.best_arch"
 DEVICES_TAG = "rnnflow.devices"
 PRECISION_TAG = "rnnflow.precision"
+VALIDATION_STATUS_TAG = "rnnflow.validation"              # ok / warn / error, on the parent run and the version
+VALIDATION_WARNINGS_TAG = "rnnflow.validation_warnings"   # "check=value; ..." of every warning
 TEST_METRIC_PREFIX = "test_"
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from pipeline import names, progress
 from pipeline.config import ConfigError, PipelineConfig, config_from_yaml_text, load_config, parse_override
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.io import atomic_path
@@ -24,17 +25,41 @@ from pipeline.paths import run_dir
 BAD_INPUT_ERRORS = (ConfigError, CorpusFormatError, ChecksumMismatchError, FileNotFoundError)
 
 
-def no_retry_on_bad_input(function):
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except BAD_INPUT_ERRORS as exc:
-            from airflow.sdk.exceptions import AirflowFailException
+def pipeline_task(name: str | Callable[..., str], note: Callable[[dict], str] | None = None):
+    """A DAG task's entry point: one progress line on the CLI's console (``pipeline.progress``),
+    and bad input fails the task at once, with the error that names the file, line or field,
+    instead of waiting out its retries (bad input does not get better on retry)."""
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            label = name(*args, **kwargs) if callable(name) else name
+            with progress.stage(label, note) as holder:
+                try:
+                    holder["result"] = function(*args, **kwargs)
+                except BAD_INPUT_ERRORS as exc:
+                    from airflow.sdk.exceptions import AirflowFailException
 
-            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+                    raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+            return holder["result"]
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+RANKING_METRICS = {metric for metrics in names.KIND_METRICS.values() for metric in metrics}
+
+
+def _rows_note(result: dict) -> str:
+    return " · ".join(f"{split} {result['rows'][split]:,}" for split in names.SPLITS if split in result["rows"])
+
+
+def _features_note(result: dict) -> str:
+    sizes = {key: result[key] for key in ("vocab_size", "source_vocab_size", "target_vocab_size", "max_len")
+             if key in result}
+    cached = (" (token cache)" if result.get("token_cache_hit")
+              else f" (tokenized in {result['tokenize_seconds']:.0f} s)")
+    return " · ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in sizes.items()) + cached
 
 
 def overrides_from_params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -71,7 +96,7 @@ def _features(config: PipelineConfig, prepared: dict):
     return kind_of(config).features_from_xcom(prepared)
 
 
-@no_retry_on_bad_input
+@pipeline_task("start run", lambda result: f"config {result['config_hash']}")
 def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) -> dict:
     """Resolve and freeze the run's config, open the parent MLflow run, log the config once."""
     from pipeline.tracking import start_parent_run
@@ -86,30 +111,47 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
             "parent_run_id": start_parent_run(config, lineage), "models": list(config.train.models)}
 
 
-@no_retry_on_bad_input
+@pipeline_task("ingest + validate", _rows_note)
 def ingest(run: dict) -> dict:
+    """Ingest, then validate: data that fails a check at its error limit stops the run here,
+    after its report is on the parent run."""
     from pipeline.stages.ingest import run_ingest
-    from pipeline.tracking import log_ingest
+    from pipeline.stages.validate import run_validation
+    from pipeline.tracking import champion_data_profile, log_ingest, log_validation
 
     config = _run_config(run)
     ingested = run_ingest(config)
     log_ingest(config, run["parent_run_id"], ingested)
+    out_dir = run_dir(config.data_dir(), run["dag_id"], run["dag_run_id"]) / "validation"
+    validation = run_validation(config, ingested, out_dir, champion_data_profile(config))
+    log_validation(config, run["parent_run_id"], validation.status, validation.warnings, validation.report_dir)
+    for warning in validation.warnings:
+        progress.line(f"    warning: {warning} (see validation/validation.md on the MLflow run)")
+    validation.enforce()
     return ingested.to_xcom()
 
 
-@no_retry_on_bad_input
+@pipeline_task("preprocess", _features_note)
 def preprocess(run: dict, ingested: dict) -> dict:
+    from pipeline.kinds import kind_of
     from pipeline.results import IngestResult
     from pipeline.stages.preprocess import run_preprocess
-    from pipeline.tracking import log_features
+    from pipeline.tracking import log_features, log_validation
+    from pipeline.validation import enforce, warnings_of, worst_status
 
     config = _run_config(run)
     prepared = run_preprocess(config, IngestResult.from_xcom(ingested))
     log_features(config, run["parent_run_id"], prepared)
+    findings = kind_of(config).feature_findings(config, prepared)
+    log_validation(config, run["parent_run_id"], worst_status(findings), warnings_of(findings))
+    for warning in warnings_of(findings):
+        progress.line(f"    warning: {warning}")
+    enforce(findings)
     return prepared.to_xcom()
 
 
-@no_retry_on_bad_input
+@pipeline_task(lambda run, prepared, arch: f"train {arch}",
+               lambda result: f"{result['epochs_run']} epoch(s), {result['param_count']:,} parameters")
 def train(run: dict, prepared: dict, arch: str) -> dict:
     from pipeline.stages.train import run_train
 
@@ -117,7 +159,9 @@ def train(run: dict, prepared: dict, arch: str) -> dict:
     return run_train(config, _features(config, prepared), arch, run["parent_run_id"], _lineage(run, prepared)).to_xcom()
 
 
-@no_retry_on_bad_input
+@pipeline_task(lambda run, prepared, trained: f"evaluate {trained['arch']}",
+               lambda result: " · ".join(f"{key} {value:.4f}" for key, value in result["metrics"].items()
+                                         if key in RANKING_METRICS))
 def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     from pipeline.results import TrainResult
     from pipeline.stages.evaluate import run_evaluate
@@ -126,19 +170,20 @@ def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     return run_evaluate(config, _features(config, prepared), TrainResult.from_xcom(trained)).to_xcom()
 
 
-@no_retry_on_bad_input
+@pipeline_task("register", lambda result: f"{result['model_name']} v{result['version']} -> @{result['alias']}")
 def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     """Register and promote the best model; write the run's comparison and summary to the parent run."""
     from pipeline.kinds import kind_of
     from pipeline.results import EvalResult
     from pipeline.stages.register import run_register
-    from pipeline.tracking import log_run_summary
+    from pipeline.tracking import log_run_summary, validation_tags
 
     config = _run_config(run)
     features = _features(config, prepared)
     # Indexing (not iterating) Airflow's lazy XCom sequence avoids a request past its end.
     evaluated = [EvalResult.from_xcom(evaluations[i]) for i in range(len(evaluations))]
-    registered = run_register(config, features, evaluated, _lineage(run, prepared))
+    registered = run_register(config, features, evaluated, _lineage(run, prepared),
+                              extra_tags=validation_tags(config, run["parent_run_id"]))
     log_run_summary(config, run["parent_run_id"], {"dag_id": run["dag_id"], "dag_run_id": run["dag_run_id"]},
                     features, evaluated, registered, kind_of(config).comparison_metrics)
     return registered.to_xcom()

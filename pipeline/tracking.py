@@ -22,15 +22,27 @@ from pipeline.names import (
     ALIAS_TAG,
     ARCH_TAG,
     BEST_ARCH_TAG,
+    CHAMPION,
     DATA_DIGEST_TAG,
     ERROR_TAG,
     FAILED_TASK_TAG,
     REGISTERED_VERSION_TAG,
     RUN_KEY_TAG,
     RUN_ROLE_TAG,
+    TRAINING_RUN_TAG,
+    VALIDATION_STATUS_TAG,
+    VALIDATION_WARNINGS_TAG,
 )
 from pipeline.paths import local_mlflow_dir, local_tracking_uri
-from pipeline.results import SUMMARY_FILE, TEXT_SPEC_FILE, EvalResult, IngestResult, PreparedFeatures, RegisterResult
+from pipeline.results import (
+    REPORT_FILE,
+    SUMMARY_FILE,
+    TEXT_SPEC_FILE,
+    EvalResult,
+    IngestResult,
+    PreparedFeatures,
+    RegisterResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +151,49 @@ def log_ingest(config: PipelineConfig, parent_run_id: str, ingested: IngestResul
         client.log_metric(parent_run_id, f"rows_{split}", rows)
 
 
+def champion_data_profile(config: PipelineConfig) -> dict | None:
+    """The data profile (label mix, length deciles) of the run that trained the current
+    ``@champion``, from its parent run's ingest report; None without a champion or a profile."""
+    from mlflow.exceptions import MlflowException
+
+    client = configure(config)
+    name = config.registry.model_name
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+        training_run = client.get_run(champion.tags.get(TRAINING_RUN_TAG) or champion.run_id)
+        parent = training_run.data.tags.get("mlflow.parentRunId", training_run.info.run_id)
+        report = mlflow.artifacts.load_dict(f"runs:/{parent}/data/{REPORT_FILE}")
+    except (MlflowException, OSError, ValueError) as exc:
+        log.info("no champion data profile for %s: %s", name, exc)
+        return None
+    profile = report.get("profile")
+    if profile:
+        profile["source"] = f"{name} version {champion.version} (run {parent}, data {report.get('data_digest')})"
+    return profile
+
+
+def log_validation(config: PipelineConfig, parent_run_id: str, status: str, warnings: list[str],
+                   report_dir: Path | None = None) -> None:
+    """The validation report as artifacts, its outcome as tags, added to what earlier checks of
+    the same run recorded (the registered version copies them)."""
+    client = configure(config)
+    if report_dir is not None:
+        client.log_artifacts(parent_run_id, str(report_dir), "validation")
+    recorded = client.get_run(parent_run_id).data.tags
+    order = ("ok", "warn", "error")
+    earlier = recorded.get(VALIDATION_STATUS_TAG, "ok")
+    client.set_tag(parent_run_id, VALIDATION_STATUS_TAG, max(earlier, status, key=order.index))
+    known = [item for item in recorded.get(VALIDATION_WARNINGS_TAG, "").split("; ") if item]
+    merged = known + [item for item in warnings if item not in known]
+    if merged:
+        client.set_tag(parent_run_id, VALIDATION_WARNINGS_TAG, "; ".join(merged)[:4000])
+
+
+def validation_tags(config: PipelineConfig, parent_run_id: str) -> dict[str, str]:
+    tags = configure(config).get_run(parent_run_id).data.tags
+    return {key: tags[key] for key in (VALIDATION_STATUS_TAG, VALIDATION_WARNINGS_TAG) if key in tags}
+
+
 def log_features(config: PipelineConfig, parent_run_id: str, prepared: PreparedFeatures) -> None:
     client = configure(config)
     for name in (TEXT_SPEC_FILE, SUMMARY_FILE):
@@ -182,6 +237,16 @@ def mark_parent_failed(config: PipelineConfig, parent_run_id: str, task_id: str,
     client.set_tag(parent_run_id, FAILED_TASK_TAG, task_id)
     client.set_tag(parent_run_id, ERROR_TAG, error[:4000])
     client.set_terminated(parent_run_id, status="FAILED")
+
+
+def find_parent_tags(run_key: str) -> dict[str, str]:
+    """The tags of the DAG run's parent MLflow run (its outcome, its failed task and error)."""
+    client = MlflowClient()
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1)
+    if not runs:
+        raise LookupError(f"no MLflow parent run for {run_key}")
+    return dict(runs[0].data.tags)
 
 
 def find_run_summary(run_key: str) -> dict:

@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, dag, task
 
 from pipeline import names
-from pipeline.config import PipelineConfig, architectures_for_kind, load_config, pipeline_files
+from pipeline.config import (
+    AssetSchedule,
+    ConfigError,
+    PipelineConfig,
+    architectures_for_kind,
+    discover_pipelines,
+    load_config,
+)
 
 PARAMS_DOC = """
 #### Params
@@ -76,6 +83,22 @@ def dag_doc(config: PipelineConfig) -> str:
                                       architectures=", ".join(fitting), models=list(config.train.models))
 
 
+def dag_schedule(config: PipelineConfig):
+    """The ``dag.schedule`` as Airflow takes it: a cron string or preset, assets, or None."""
+    schedule = config.dag.schedule
+    if isinstance(schedule, AssetSchedule):
+        from airflow.sdk import Asset
+
+        assets = [Asset(uri) for uri in schedule.assets]
+        if len(assets) == 1:
+            return assets
+        combined = assets[0]
+        for asset in assets[1:]:
+            combined = combined & asset
+        return combined
+    return schedule
+
+
 def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
     """A DAG that trains the pipeline's architectures side by side and promotes the best.
 
@@ -85,7 +108,7 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
 
     @dag(
         dag_id=config.dag_id,
-        schedule=config.dag.schedule,
+        schedule=dag_schedule(config),
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
@@ -145,12 +168,39 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
     return pipeline_dag()
 
 
+class PipelineFileError(ValueError):
+    """A pipeline file that cannot become a DAG; the message names the file and the field."""
+
+
+class _BrokenPipelines(DAG):
+    """Stands for the pipeline files that failed to load. Airflow validates every DAG a file
+    defines before bagging it and records a failure as that file's import error, while the file's
+    other DAGs still load: so a broken YAML shows in the UI's import errors, with the reason."""
+
+    def validate(self):
+        raise PipelineFileError(self.doc_md)
+
+
+BROKEN_PIPELINES_DAG_ID = "rnnflow_broken_pipeline_files"
+
+
 def pipeline_dags() -> dict[str, DAG]:
-    """DAG id -> DAG for every pipeline file (the built-in ones and ``RNNFLOW_PIPELINES``)."""
-    dags = {}
-    for name in pipeline_files():
-        built = training_dag(load_config(name))
+    """DAG id -> DAG for every pipeline file (the built-in ones and ``RNNFLOW_PIPELINES``). A file
+    that does not load does not stop the others: it is reported through ``_BrokenPipelines``."""
+    files, problems = discover_pipelines()
+    dags: dict[str, DAG] = {}
+    for name, path in files.items():
+        try:
+            built = training_dag(load_config(name))
+        except (ConfigError, ValueError) as exc:
+            problems.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            continue
         if built.dag_id in dags:
-            raise ValueError(f"pipeline {name}: DAG id {built.dag_id!r} is already used by another pipeline")
+            problems.append(f"{path}: DAG id {built.dag_id!r} is already used by another pipeline")
+            continue
         dags[built.dag_id] = built
+    if problems:
+        dags[BROKEN_PIPELINES_DAG_ID] = _BrokenPipelines(
+            dag_id=BROKEN_PIPELINES_DAG_ID, schedule=None,
+            doc_md=f"{len(problems)} pipeline file(s) could not be loaded:\n" + "\n".join(problems))
     return dags

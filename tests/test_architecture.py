@@ -15,14 +15,14 @@ from tests.conftest import PROJECT_ROOT
 
 # Bottom to top. A module may import its own unit and units of a lower rank only.
 LAYERS = [
-    ["pipeline.names", "pipeline.io"],
+    ["pipeline.names", "pipeline.io", "pipeline.progress"],
     ["pipeline.paths"],
     ["models"],
     ["pipeline.corpora"],
     ["pipeline.config"],
     ["pipeline.text", "pipeline.lineage", "pipeline.results", "pipeline.plots", "pipeline.devices",
-     "pipeline.serving"],
-    ["pipeline.compare", "pipeline.features", "pipeline.fitting", "pipeline.kinds"],
+     "pipeline.serving", "pipeline.init"],
+    ["pipeline.compare", "pipeline.features", "pipeline.fitting", "pipeline.kinds", "pipeline.validation"],
     ["pipeline.tracking"],
     ["pipeline.classification", "pipeline.translation"],
     ["pipeline.stages"],

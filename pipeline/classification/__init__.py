@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipeline.kinds import ServingParts
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, TrainResult
+    from pipeline.validation import Finding
 
 
 class Classification:
@@ -31,6 +32,17 @@ class Classification:
         from pipeline.classification.features import classification_table
 
         return classification_table(read, config, data_digest)
+
+    def validate(self, config: "PipelineConfig", table: "pd.DataFrame", report: dict,
+                 reference: dict | None) -> tuple[list["Finding"], dict, dict | None]:
+        from pipeline.classification.validation import validate_classification
+
+        return validate_classification(config, table, report, reference)
+
+    def feature_findings(self, config: "PipelineConfig", prepared: "ClassificationFeatures") -> list["Finding"]:
+        from pipeline.classification.validation import oov_finding
+
+        return [oov_finding(config, prepared)]
 
     def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "ClassificationFeatures":
         from pipeline.classification.features import prepare_classification

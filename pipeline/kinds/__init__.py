@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pipeline.corpora.base import CorpusRead
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
+    from pipeline.validation import Finding
 
 
 
@@ -42,6 +43,14 @@ class TaskKind(Protocol):
     def build_table(self, read: "CorpusRead", config: "PipelineConfig",
                     data_digest: str) -> tuple["pd.DataFrame", dict]:
         """The canonical table (with a ``split`` column) and its report, from a reader's rows."""
+
+    def validate(self, config: "PipelineConfig", table: "pd.DataFrame", report: dict,
+                 reference: dict | None) -> tuple[list["Finding"], dict, dict | None]:
+        """The data checks on the canonical table (``pipeline.validation``): findings, a per-split
+        summary for the report, and drift against ``reference`` (the champion's data profile)."""
+
+    def feature_findings(self, config: "PipelineConfig", prepared: "PreparedFeatures") -> list["Finding"]:
+        """Checks that need the features (the test split's out-of-vocabulary rate)."""
 
     def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "PreparedFeatures":
         """Tokens -> vocabularies fit on the train split -> id arrays, in a cached features folder."""

@@ -57,7 +57,9 @@ def decide_promotion(candidate_score: float, champion_score: float | None, min_i
 
 
 def run_register(config: PipelineConfig, prepared: PreparedFeatures, evaluations: list[EvalResult],
-                 lineage: Lineage) -> RegisterResult:
+                 lineage: Lineage, extra_tags: dict[str, str] | None = None) -> RegisterResult:
+    """Register the best model (``extra_tags``, e.g. the data validation outcome, go on the version)
+    and decide its alias."""
     client = configure(config)
     name, metric = config.registry.model_name, config.registry.metric
     best = select_best(evaluations, metric)
@@ -67,7 +69,7 @@ def run_register(config: PipelineConfig, prepared: PreparedFeatures, evaluations
         version = existing[0]
         log.info("DAG run %s already registered %s version %s", run_key, name, version.version)
     else:
-        version = _register(client, config, prepared, best, lineage, run_key)
+        version = _register(client, config, prepared, best, lineage, run_key, extra_tags or {})
     if DECISION_TAG in version.tags:
         alias, reason = version.tags[DECISION_TAG], version.tags[REASON_TAG]
     else:
@@ -79,7 +81,7 @@ def run_register(config: PipelineConfig, prepared: PreparedFeatures, evaluations
 
 
 def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFeatures, best: EvalResult,
-              lineage: Lineage, run_key: str):
+              lineage: Lineage, run_key: str, extra_tags: dict[str, str]):
     import pandas as pd
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +97,7 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFe
                 input_example=pd.DataFrame({TEXT_COLUMN: parts.example_inputs[:2]}),
                 pip_requirements=pinned_requirements(),
             )
-    tags = {**lineage.tags(), RUN_KEY_TAG: run_key, ARCH_TAG: best.arch, TRAINING_RUN_TAG: best.run_id,
+    tags = {**extra_tags, **lineage.tags(), RUN_KEY_TAG: run_key, ARCH_TAG: best.arch, TRAINING_RUN_TAG: best.run_id,
             **{metric_tag(key): f"{value:.6f}" for key, value in best.metrics.items()}}
     version = mlflow.register_model(info.model_uri, config.registry.model_name, tags=tags)
     return client.get_model_version(config.registry.model_name, version.version)

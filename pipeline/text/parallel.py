@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pipeline.config import TextConfig
 from pipeline.io import atomic_path, digest_strings
+from pipeline.progress import bar as progress_bar
 from pipeline.text.processor import TextProcessor
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def tokenize_texts(texts: Sequence[str], config: TextConfig, progress: bool = Tr
     workers = config.workers or default_workers()
     chunk = config.chunk_size
     chunks = [texts[i: i + chunk] for i in range(0, len(texts), chunk)]
-    bar = tqdm(total=len(texts), unit="sent", desc=f"tokenize ({config.tokenizer} x{workers})",
-               disable=not progress, mininterval=1.0)
+    bar = progress_bar(len(texts) if progress else 0, f"tokenize ({config.tokenizer} x{workers})", unit="text")
     results: list[str] = []
     if workers == 1 or len(chunks) == 1:
         processor = TextProcessor.from_config(config)

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from pipeline.corpora.base import CorpusRead
     from pipeline.kinds import ServingParts
     from pipeline.lineage import Lineage
-    from pipeline.results import EvalResult, FitStats, IngestResult, TrainResult
+    from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
     from pipeline.translation.features import TranslationFeatures
+    from pipeline.validation import Finding
 
 
 class Translation:
@@ -32,6 +33,15 @@ class Translation:
         from pipeline.translation.features import parallel_table
 
         return parallel_table(read, config, data_digest)
+
+    def validate(self, config: "PipelineConfig", table: "pd.DataFrame", report: dict,
+                 reference: dict | None) -> tuple[list["Finding"], dict, dict | None]:
+        from pipeline.translation.validation import validate_pairs
+
+        return validate_pairs(config, table, report, reference)
+
+    def feature_findings(self, config: "PipelineConfig", prepared: "PreparedFeatures") -> list["Finding"]:
+        return []  # out-of-vocabulary targets are measured by BLEU/chrF; sources by the tokenizer's pieces
 
     def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "TranslationFeatures":
         from pipeline.translation.features import prepare_translation

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-BUILT_IN_DAGS = {"nsmc_sentiment", "reuters_topics", "aihub_translation"}
+BUILT_IN_DAGS = {"nsmc_sentiment", "reuters_topics", "aihub_translation", "sms_spam", "imdb_sentiment"}
 TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "register"}
 
 
@@ -52,7 +52,11 @@ def test_every_pipeline_has_the_same_shape_and_params(dagbag, dag_id):
     assert type(dag.get_task("evaluate")).__name__.endswith("MappedOperator")
     assert set(dag.params.keys()) == set(names.DAG_PARAM_FIELDS) | {names.OVERRIDES_PARAM}
     assert dag.get_task("register").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
-    assert str(dag.timetable) == str(dagbag.dags["nsmc_sentiment"].timetable)
+
+
+def test_schedules_come_from_the_pipeline_files(dagbag):
+    assert dagbag.dags["nsmc_sentiment"].schedule == "@weekly"
+    assert dagbag.dags["sms_spam"].schedule is None  # no download: triggered with a source
 
 
 def test_param_choices_come_from_the_names_and_the_registries(dagbag):
@@ -85,6 +89,8 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 print(json.dumps({"heavy": heavy, "errors": {str(k): str(v) for k, v in bag.import_errors.items()},
                   "dags": sorted(bag.dags), "reviews_tags": sorted(bag.dags["reviews"].tags),
+                  "inbox_schedule": type(bag.dags["inbox"].timetable).__name__,
+                  "inbox_assets": [asset.uri for asset in bag.dags["inbox"].schedule],
                   "queues": {d: {t.task_id: t.queue for t in dag.tasks} for d, dag in bag.dags.items()}}))
 """
 
@@ -95,14 +101,27 @@ def test_a_dag_processor_with_the_distributed_settings(tmp_path):
 
     (tmp_path / "reviews.yaml").write_text(
         "dag: {schedule: '0 3 * * 1', tags: [reviews]}\ncorpus: {name: nsmc}\n", encoding="utf-8")
+    (tmp_path / "inbox.yaml").write_text(
+        "dag: {schedule: {assets: ['file:///srv/inbox/reviews.csv']}}\n"
+        "corpus: {name: table, source: /srv/inbox/reviews.csv, text_column: review, label_column: label}\n",
+        encoding="utf-8")
+    # Broken files: each is reported, naming the file and the field; the other pipelines still load.
+    (tmp_path / "broken.yaml").write_text("corpus: {name: table, text_column: review}\n", encoding="utf-8")
+    (tmp_path / "typo.yaml").write_text("corpus: {name: nsmc}\ntrain: {epochz: 3}\n", encoding="utf-8")
     env = {**os.environ, "RNNFLOW_PIPELINES": str(tmp_path), "RNNFLOW_TRAIN_QUEUE": "gpu"}
     result = subprocess.run([sys.executable, "-c", PARSE_AS_A_DAG_PROCESSOR, str(PROJECT_ROOT / "dags")],
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     parsed = json.loads(result.stdout.strip().splitlines()[-1])
     assert parsed["heavy"] == []
-    assert parsed["errors"] == {}
-    assert parsed["dags"] == ["aihub_translation", "nsmc_sentiment", "reuters_topics", "reviews"]
+    [(error_file, error)] = parsed["errors"].items()
+    assert error_file.endswith("rnnflow_pipelines.py")
+    assert f"{tmp_path / 'broken.yaml'} is invalid" in error and "corpus.label_column: required field missing" in error
+    assert f"{tmp_path / 'typo.yaml'} is invalid" in error and "train.epochz: unknown field" in error
+    assert parsed["dags"] == ["aihub_translation", "imdb_sentiment", "inbox", "nsmc_sentiment", "reuters_topics",
+                              "reviews", "sms_spam"]
+    assert parsed["inbox_schedule"] == "AssetTriggeredTimetable"
+    assert parsed["inbox_assets"] == ["file:///srv/inbox/reviews.csv"]
     assert parsed["reviews_tags"] == ["classification", "reviews", "rnnflow"]
     for dag_queues in parsed["queues"].values():
         assert dag_queues["train"] == "gpu"

@@ -1,0 +1,134 @@
+"""Classification data checks: label schema, class sizes, duplicates, leakage, unseen test labels,
+length outliers and drift from the champion's training data (``pipeline.validation``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import PipelineConfig
+from pipeline.validation import Finding, binned, chi_square_p, failure, judge, length_profile, psi, robust_outliers
+
+# How many lengths per split the report's histogram keeps.
+LENGTH_SAMPLE = 2000
+
+
+def classification_profile(table: pd.DataFrame, label_names: list[str]) -> dict:
+    """What drift is measured on: the train split's label counts (by name) and length deciles."""
+    train = table[table["split"] == "train"]
+    counts = train["label"].value_counts()
+    return {"label_counts": {name: int(counts.get(i, 0)) for i, name in enumerate(label_names)},
+            "length": length_profile(train["text"].str.len().to_numpy())}
+
+
+def _where(report: dict, split: str, role: str) -> str:
+    """"<file>, column '<name>'" for a split's text or label, as far as the reader reported them."""
+    files = report.get("files", {}).get(split, {})
+    path = files.get("file") or ", ".join(map(str, files.get("files", [])[:1])) or f"the {split} split"
+    column = files.get("columns", {}).get(role)
+    if isinstance(column, list):
+        column = "+".join(column)
+    return f"{path}, column {column!r}" if column else path
+
+
+def _sample(rows: pd.DataFrame) -> str:
+    row = rows.iloc[0]
+    return f"row {row['id']}: {str(row['text'])[:60]!r}"
+
+
+def validate_classification(config: PipelineConfig, table: pd.DataFrame, report: dict,
+                            reference: dict | None) -> tuple[list[Finding], dict, dict | None]:
+    limits = config.validation
+    names = report["label_names"]
+    train, test = table[table["split"] == "train"], table[table["split"] == "test"]
+    findings: list[Finding] = []
+
+    train_labels = sorted(set(train["label"]))
+    if len(train_labels) < 2:
+        label = names[train_labels[0]] if train_labels else None
+        findings.append(failure("labels", f"{_where(report, 'train', 'label')}: the train split has one label "
+                                          f"({label!r}); a classifier needs two or more"))
+    # Labels the train split lacks entirely are the unseen-test-label check's, not this one's.
+    counts = train["label"].value_counts()
+    if len(counts):
+        rarest = int(counts.idxmin())
+        findings.append(judge("min_rows_per_class", int(counts.min()), limits.min_rows_per_class,
+                              f"{_where(report, 'train', 'label')}: label {names[rarest]!r} has {int(counts.min())} "
+                              f"train rows", below=True))
+
+    train_file = report.get("files", {}).get("train", {})
+    read = train_file.get("rows_read") or len(train)
+    duplicates = train_file.get("dropped", {}).get("duplicate_document", 0)
+    findings.append(judge("duplicate_fraction", duplicates / max(1, read), limits.duplicate_fraction,
+                          f"{_where(report, 'train', 'text')}: {duplicates} of {read} train rows repeat "
+                          f"another row's text"))
+
+    overlap = test[test["text"].isin(set(train["text"]))]
+    findings.append(judge("test_overlap_fraction", len(overlap) / max(1, len(test)), limits.test_overlap_fraction,
+                          f"{_where(report, 'test', 'text')}: {len(overlap)} of {len(test)} test texts are also "
+                          f"train texts" + (f", e.g. {_sample(overlap)}" if len(overlap) else "")))
+
+    unseen = test[~test["label"].isin(set(train["label"]))]
+    unseen_names = sorted({names[i] for i in unseen["label"]})
+    findings.append(judge("unseen_test_label_fraction", len(unseen) / max(1, len(test)),
+                          limits.unseen_test_label_fraction,
+                          f"{_where(report, 'test', 'label')}: label(s) {unseen_names} of {len(unseen)} test rows "
+                          f"are not in the train split" + (f", e.g. {_sample(unseen)}" if len(unseen) else "")))
+
+    lengths = table["text"].str.len().to_numpy()
+    outliers = robust_outliers(lengths)
+    findings.append(judge("length_outlier_fraction", float(outliers.mean()), limits.length_outlier_fraction,
+                          f"{int(outliers.sum())} texts have a length far from the rest (median "
+                          f"{int(np.median(lengths))} characters)"
+                          + (f", e.g. {_sample(table[outliers])[:90]} ({int(lengths[outliers][0])} chars)"
+                             if outliers.any() else "")))
+
+    profile = classification_profile(table, names)
+    drift = None
+    if reference:
+        drift = _drift(reference, profile, train)
+        findings.append(judge("label_drift_psi", drift["measures"]["label_psi"], limits.label_drift_psi,
+                              f"{_where(report, 'train', 'label')}: train label mix "
+                              f"{_shares(profile['label_counts'])} against the champion's "
+                              f"{_shares(reference['label_counts'])} (chi-square p = "
+                              f"{drift['measures']['label_chi_square_p']:.3g})"))
+        findings.append(judge("length_drift_psi", drift["measures"]["length_psi"], limits.length_drift_psi,
+                              f"{_where(report, 'train', 'text')}: train text lengths against the champion's "
+                              f"(deciles of its lengths as bins)"))
+        drift["reference_label_counts"] = reference["label_counts"]
+        drift["reference"] = reference.get("source", "the champion's training data")
+
+    summary = {"labels": names, "splits": {
+        split: {"rows": len(group),
+                "label_counts": {names[i]: int(n) for i, n in group["label"].value_counts().sort_index().items()},
+                "median_length": float(group["text"].str.len().median()),
+                "lengths_sample": group["text"].str.len().to_numpy()[:LENGTH_SAMPLE].tolist()}
+        for split, group in table.groupby("split")}}
+    return findings, summary, drift
+
+
+def _shares(counts: dict[str, int]) -> str:
+    total = sum(counts.values()) or 1
+    return "{" + ", ".join(f"{name}: {count / total:.0%}" for name, count in counts.items()) + "}"
+
+
+def _drift(reference: dict, profile: dict, train: pd.DataFrame) -> dict:
+    labels = sorted(set(reference["label_counts"]) | set(profile["label_counts"]))
+    expected = [reference["label_counts"].get(label, 0) for label in labels]
+    actual = [profile["label_counts"].get(label, 0) for label in labels]
+    edges = reference["length"]["edges"]
+    return {"measures": {
+        "label_psi": round(psi(expected, actual), 6),
+        "label_chi_square_p": chi_square_p(expected, actual),
+        "length_psi": round(psi(reference["length"]["counts"], binned(train["text"].str.len(), edges)), 6),
+    }}
+
+
+def oov_finding(config: PipelineConfig, prepared) -> Finding:
+    from pipeline.io import read_json
+    from pipeline.results import TEXT_SPEC_FILE
+
+    rate = read_json(prepared.path(TEXT_SPEC_FILE))["test_oov_rate"]
+    return judge("test_oov_rate", rate, config.validation.test_oov_rate,
+                 f"{rate:.1%} of the test split's tokens are not in the train vocabulary "
+                 f"(text.tokenizer {config.text.tokenizer}, text.min_freq {config.text.min_freq})")
