@@ -25,6 +25,8 @@ from pipeline.names import CHAMPION, ERROR_TAG, FAILED_TASK_TAG, KINDS, PIPELINE
 from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri
 
 log = logging.getLogger("rnnflow")
+# The demo's model when NSMC cannot be downloaded: kept apart from the real nsmc-sentiment.
+SAMPLE_MODEL_NAME = "nsmc-sentiment-sample"
 SAMPLE_SENTENCES = ["이 영화 정말 재밌어요 배우들 연기도 최고", "완전 지루하고 돈 아까운 영화였다",
                     "스토리가 감동적이라 눈물이 났어요", "최악의 결말 다시는 안 본다"]
 
@@ -243,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--force", action="store_true", help="overwrite an existing YAML")
     demo = commands.add_parser("demo", help="the NSMC pipeline end to end; falls back to a generated sample offline")
     demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    demo_shown = demo.add_mutually_exclusive_group()
+    demo_shown.add_argument("--json", action="store_true", help="print only the run's JSON summary line")
+    demo_shown.add_argument("--verbose", action="store_true", help="show Airflow, TensorFlow and MLflow logs too")
     pred = commands.add_parser("predict", help="predict raw texts with a registered model's @champion")
     pred.add_argument("model_name")
     pred.add_argument("texts", nargs="+")
@@ -262,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = args.config or args.pipeline
             if not pipeline or (args.config and args.pipeline):
                 parser.error("run: give a pipeline's name or --config FILE (one of them)")
-            return run_command(pipeline, args.source, args.overrides, args.json, args.verbose)
+            return run_command(pipeline, lambda: run_pipeline(pipeline, args.source, args.overrides),
+                               args.json, args.verbose)
         elif args.command == "init":
             from pipeline.init import write_starter
 
@@ -270,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                                  force=args.force)
             print(f"wrote {path}; run it with: rnnflow run --config {path}")
         elif args.command == "demo":
-            print(json.dumps(run_demo(args.overrides), ensure_ascii=False))
+            return run_command("demo", lambda: run_demo(args.overrides), args.json, args.verbose)
         elif args.command == "predict":
             for row in predict(args.model_name, args.texts, args.alias):
                 print(json.dumps(row, ensure_ascii=False))
@@ -280,14 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_command(pipeline: str, source: str | None, overrides: list[str], as_json: bool, verbose: bool) -> int:
-    """``rnnflow run``: progress on the terminal, logs in a file, then the table (or the JSON line)."""
+def run_command(pipeline: str, produce, as_json: bool, verbose: bool) -> int:
+    """``rnnflow run`` and ``demo``: progress on the terminal, logs in a file, then the table (or
+    the JSON line). ``produce()`` runs the pipeline and returns its summary."""
     log_path = run_log_path(pipeline)
     try:
         with console_and_log(log_path, verbose, show_progress=not as_json):
             if not verbose:
                 progress.line(f"rnnflow: logs in {log_path} (--verbose shows them here)")
-            summary = run_pipeline(pipeline, source, overrides)
+            summary = produce()
     except RunFailed as exc:
         print(f"rnnflow: {exc}", file=sys.stderr)
         if not verbose:
@@ -295,8 +302,10 @@ def run_command(pipeline: str, source: str | None, overrides: list[str], as_json
         return 1
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
-    else:
-        print(summary_table(summary))
+        return 0
+    print(summary_table(summary))
+    for row in summary.get("champion_predictions", []):
+        print(f"  {row['label']:<9} {row['probability']:.3f}  {row['text']}")
     return 0
 
 
@@ -311,11 +320,14 @@ def run_demo(overrides: list[str]) -> dict:
         source = None
     except CorpusUnavailableError as exc:
         source = str(write_sample_corpus(PROJECT_ROOT / "data" / "sample" / "nsmc"))
+        # A model of template sentences must never compete with a real NSMC champion.
+        overrides = [f"registry.model_name={SAMPLE_MODEL_NAME}", f"tracking.experiment={SAMPLE_MODEL_NAME}",
+                     *overrides]
         banner = "!" * 78
-        print(f"\n{banner}\nNSMC COULD NOT BE DOWNLOADED: {str(exc).splitlines()[0]}\n"
-              f"FALLING BACK TO THE GENERATED SAMPLE CORPUS IN {source}\n"
-              f"(template sentences, not real reviews). For the real corpus: "
-              f"rnnflow run nsmc --source PATH\n{banner}\n", file=sys.stderr, flush=True)
+        progress.line(f"{banner}\nNSMC COULD NOT BE DOWNLOADED: {str(exc).splitlines()[0]}\n"
+                      f"FALLING BACK TO THE GENERATED SAMPLE CORPUS IN {source}\n"
+                      f"(template sentences, not real reviews), registered as {SAMPLE_MODEL_NAME}.\n"
+                      f"For the real corpus: rnnflow run nsmc --source PATH\n{banner}")
     summary = run_pipeline("nsmc", source, overrides)
     summary["corpus"] = "generated sample" if source else "NSMC"
     summary["champion_predictions"] = predict(summary["registered"]["model_name"], SAMPLE_SENTENCES)

@@ -68,11 +68,16 @@ def sniff_header(path: Path, fmt: str, encoding: str) -> bool:
         return True
     frame = load_table(path, TableFiles(format=fmt, header=False, encoding=encoding)).drop(columns=[ROW])
     first, rest = frame.iloc[0], frame.iloc[1:SAMPLE_ROWS]
+    evidence = 0
     for column in frame.columns:
         values = set(rest[column])
-        if 2 <= len(values) <= MAX_CLASSES and first[column] in values:
-            return False
-    if any(str(cell).strip().lower() in LABEL_NAMES + TEXT_NAMES for cell in first):
+        if 2 <= len(values) <= MAX_CLASSES and len(rest) >= 2 * len(values):  # a label-like column
+            if first[column] in values:
+                return False
+            evidence += 1
+        if values and all(_is_number(value) for value in values if value) and not _is_number(first[column]):
+            evidence += 1  # a word above a column of numbers
+    if evidence or any(str(cell).strip().lower() in LABEL_NAMES + TEXT_NAMES for cell in first):
         return True
     if fmt == "xlsx":
         return all(cell and not cell.lstrip("-").replace(".", "", 1).isdigit() for cell in first)
@@ -82,6 +87,10 @@ def sniff_header(path: Path, fmt: str, encoding: str) -> bool:
         return csv.Sniffer().has_header("\n".join(sample.splitlines()[:50]))
     except csv.Error:
         return False
+
+
+def _is_number(value: str) -> bool:
+    return value.lstrip("-").replace(".", "", 1).isdigit()
 
 
 def column_stats(values, name: str) -> ColumnStats:

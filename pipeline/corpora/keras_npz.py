@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from pipeline.corpora.errors import CorpusFormatError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipeline.corpora.base import DownloadSection
 
 
@@ -60,3 +62,24 @@ def load_verified_npz(npz_path: Path, corpus: "DownloadSection"):
         raise CorpusFormatError(f"{npz_path}: not a readable .npz file: {exc}") from None
     with arrays:
         yield arrays
+
+
+def decoded_split(rows: list[tuple[str, str, int]], split: str, corpus: "DownloadSection", files: list[Path],
+                  rows_read: int, unknown_ranks: int) -> tuple["pd.DataFrame", dict]:
+    """Decoded ``(id, text, label)`` rows as a split: empty documents dropped, train repeats dropped
+    when the config says so, every drop counted in the split's report."""
+    from collections import Counter
+
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.corpora.base import drop_repeated_texts
+
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"]).astype({"label": np.int64})
+    dropped = Counter({"empty_document": int((frame["text"] == "").sum())})
+    frame = frame[frame["text"] != ""]
+    if split == "train" and corpus.drop_train_duplicates:
+        frame = drop_repeated_texts(frame, dropped)
+    report = {"files": [str(path) for path in files], "rows_read": rows_read, "dropped": dict(+dropped),
+              "repaired": {"ranks_not_in_word_index": unknown_ranks}}
+    return frame.reset_index(drop=True), report

@@ -18,7 +18,17 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
     step = StepTimer("standalone scheduler")
     port = free_port()
     mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = airflow_env(tmp_path / "airflow", port, MLFLOW_TRACKING_URI=mlflow_uri)
+    # A user's pipelines folder: one YAML becomes a DAG; a broken one is an import error that names
+    # the file and the field, and every other DAG still loads.
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    (pipelines / "own_reviews.yaml").write_text(
+        "dag: {schedule: '0 4 * * *', tags: [own]}\n"
+        "corpus: {name: table, source: /srv/reviews.csv, text_column: review, label_column: label}\n",
+        encoding="utf-8")
+    (pipelines / "broken.yaml").write_text("corpus: {name: table, source: x.csv, label_column: y}\n",
+                                           encoding="utf-8")
+    env = airflow_env(tmp_path / "airflow", port, MLFLOW_TRACKING_URI=mlflow_uri, RNNFLOW_PIPELINES=str(pipelines))
     airflow_cli(env, "db", "migrate", timeout=600)
     step("db migrate")
     group = ProcessGroup(tmp_path)
@@ -26,6 +36,12 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
     try:
         wait_for(lambda: dag_parsed(env, "nsmc_sentiment"), 300, "the dag-processor to parse nsmc_sentiment", group)
         step("start and parse")
+        assert dag_parsed(env, "own_reviews")
+        listed = airflow_cli(env, "dags", "list", "--output", "json")
+        assert {"own_reviews", "nsmc_sentiment", "sms_spam"} <= {row["dag_id"] for row in json.loads(listed)}
+        errors = airflow_cli(env, "dags", "list-import-errors", "--output", "json")
+        assert str(pipelines / "broken.yaml") in errors and "corpus.text_column: required field missing" in errors
+        step("pipelines folder")
         conf = {"overrides": [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}",
                               "text.chunk_size=25", "train.epochs=2", "train.batch_size=16", "model.units=8",
                               "model.embedding_dim=8", "tracking.experiment=scheduler-test"]}

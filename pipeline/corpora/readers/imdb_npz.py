@@ -3,13 +3,12 @@ sequences, labels 0 negative / 1 positive) decoded to text with ``imdb_word_inde
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection, drop_repeated_texts
+from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.keras_npz import decode_ranks, load_verified_npz, load_word_index
+from pipeline.corpora.keras_npz import decode_ranks, decoded_split, load_verified_npz, load_word_index
 
 LABEL_NAMES = ["negative", "positive"]
 NPZ_FILE, INDEX_FILE = "imdb.npz", "imdb_word_index.json"
@@ -27,7 +26,6 @@ class ImdbNpzReader(CorpusReader):
 
     def read(self, files: dict[str, Path], corpus: ImdbNpzCorpus) -> CorpusRead:
         import numpy as np
-        import pandas as pd
 
         npz_path, index_path = files[NPZ_FILE], files[INDEX_FILE]
         words = load_word_index(index_path)
@@ -51,14 +49,8 @@ class ImdbNpzReader(CorpusReader):
                     text, missing = decode_ranks(ranks, words)
                     unknown += missing
                     rows.append((f"{split}-{i}", text, int(labels[i])))
-                frame = pd.DataFrame(rows, columns=["id", "text", "label"]).astype({"label": np.int64})
-                dropped = Counter({"empty_document": int((frame["text"] == "").sum())})
-                frame = frame[frame["text"] != ""]
-                if split == "train" and corpus.drop_train_duplicates:
-                    frame = drop_repeated_texts(frame, dropped)
-                splits[split] = frame.reset_index(drop=True)
-                reports[split] = {"files": [str(npz_path), str(index_path)], "rows_read": len(sequences),
-                                  "dropped": dict(+dropped), "repaired": {"ranks_not_in_word_index": unknown}}
+                splits[split], reports[split] = decoded_split(rows, split, corpus, [npz_path, index_path],
+                                                              len(sequences), unknown)
         return CorpusRead(splits, list(LABEL_NAMES), reports)
 
 

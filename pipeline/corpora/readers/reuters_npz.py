@@ -3,13 +3,12 @@ text with ``reuters_word_index.json``; Keras' own shuffled 80/20 split."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection, drop_repeated_texts
+from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.keras_npz import decode_ranks, load_verified_npz, load_word_index
+from pipeline.corpora.keras_npz import decode_ranks, decoded_split, load_verified_npz, load_word_index
 
 
 class ReutersNpzCorpus(DownloadSection):
@@ -40,7 +39,6 @@ class ReutersNpzReader(CorpusReader):
 
     def read(self, files: dict[str, Path], corpus: ReutersNpzCorpus) -> CorpusRead:
         import numpy as np
-        import pandas as pd
 
         npz_path, index_path = files["reuters.npz"], files["reuters_word_index.json"]
         words = load_word_index(index_path)
@@ -64,14 +62,8 @@ class ReutersNpzReader(CorpusReader):
                 text, missing = decode_ranks(sequences[i], words)
                 unknown += missing
                 rows.append((str(i), text, label))
-            frame = pd.DataFrame(rows, columns=["id", "text", "label"]).astype({"label": np.int64})
-            dropped = Counter({"empty_document": int((frame["text"] == "").sum())})
-            frame = frame[frame["text"] != ""]
-            if split == "train" and corpus.drop_train_duplicates:
-                frame = drop_repeated_texts(frame, dropped)
-            splits[split] = frame.reset_index(drop=True)
-            reports[split] = {"files": [str(npz_path), str(index_path)], "rows_read": len(indices),
-                              "dropped": dict(+dropped), "repaired": {"ranks_not_in_word_index": unknown}}
+            splits[split], reports[split] = decoded_split(rows, split, corpus, [npz_path, index_path],
+                                                          len(indices), unknown)
         return CorpusRead(splits, list(KERAS_REUTERS_TOPICS), reports)
 
 
