@@ -260,7 +260,7 @@ class PipelineConfig(FrozenConfig):
 
 # Mappings whose keys are data (file names, column roles, options), not config fields: one param each.
 _MAPPING_FIELDS = {"text.tokenizer_options", "target_text.tokenizer_options", "corpus.urls", "corpus.sha256",
-                   "corpus.md5", "corpus.columns"}
+                   "corpus.md5", "corpus.split_values"}
 
 
 def _flatten(data: dict[str, Any], prefix: str = ""):

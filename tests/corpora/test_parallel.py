@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.readers.aihub import aihub_domain
+from pipeline.corpora.readers.table_pairs import file_domain
 from pipeline.corpora.readers.tsv_pairs import TsvStats, read_tsv_pairs
 from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
@@ -53,7 +53,7 @@ def test_aihub_folder_by_glob_and_column_name_with_domains(aihub, tmp_path):
     report = read_json(result.report_path)
     assert report["domains"]["2_대화체"]["train"] >= 1
     assert sorted(report["file_sha256"]) == ["1_구어체(1)_200226.xlsx", "2_대화체.xlsx"]
-    assert aihub_domain(aihub / "3_문어체_뉴스(1)_200226.xlsx") == "3_문어체_뉴스(1)"
+    assert file_domain(aihub / "3_문어체_뉴스(1)_200226.xlsx") == "3_문어체_뉴스(1)"
 
 
 def test_split_is_seeded_by_source_sentence(aihub, tmp_path):
@@ -63,16 +63,19 @@ def test_split_is_seeded_by_source_sentence(aihub, tmp_path):
     assert first.groupby("source")["split"].nunique().max() == 1
 
 
-def test_aihub_missing_column_and_empty_cell_name_the_file(tmp_path):
+def test_aihub_missing_column_names_the_file_and_empty_cells_are_counted(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
     _workbook(folder / "a_200226.xlsx", ["SID", "원문", "영어"], [[1, "가", "a"]])
-    with pytest.raises(CorpusFormatError, match=r"a_200226.xlsx: no column '번역문' in header \['SID', '원문', '영어'\]"):
-        run_ingest(_config(tmp_path, folder, **{"corpus.name": "aihub"}))
-    _workbook(folder / "a_200226.xlsx", ["SID", "원문", "번역문"], [[1, "가", "a"], [2, "나", None]])
-    with pytest.raises(CorpusFormatError, match=r"a_200226.xlsx:3: empty '번역문' cell \(SID 2\)"):
+    with pytest.raises(CorpusFormatError, match=r"a_200226.xlsx: corpus.target_column: no column '번역문'; "
+                                                r"the header has \['SID', '원문', '영어'\]"):
         run_ingest(_config(tmp_path, folder, **{"corpus.name": "aihub"}))
     assert not (tmp_path / "data" / "processed").exists()
+    # An empty cell drops its pair, counted; validation's empty_pair_fraction decides if too many were.
+    _workbook(folder / "a_200226.xlsx", ["SID", "원문", "번역문"],
+              [[i, f"가 {i}", f"a {i}"] for i in range(1, 30)] + [[30, "나", None]])
+    report = read_json(run_ingest(_config(tmp_path, folder, **{"corpus.name": "aihub"})).report_path)
+    assert report["dropped"]["empty_target"] == 1 and sum(report["rows"].values()) == 29
 
 
 def _add(tar, name, text):
