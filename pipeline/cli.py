@@ -213,11 +213,22 @@ def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
     return find_run_summary(dag_run_key(dag_id, dag_run_id))
 
 
+class NoSuchModel(LookupError):
+    """The registry has no such model or alias; the message says which exist."""
+
+
 def predict(model_name: str, texts: list[str], alias: str = CHAMPION) -> list[dict]:
     import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
 
     configure_environment()
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}")
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        known = sorted(model.name for model in mlflow.MlflowClient().search_registered_models())
+        raise NoSuchModel(f"no model {model_name}@{alias} in {os.environ['MLFLOW_TRACKING_URI']} "
+                          f"(registered models: {known})") from None
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
     predictions = model.predict(texts)
     return [{"text": text, **row} for text, row in zip(texts, predictions.to_dict(orient="records"))]
 
@@ -280,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "predict":
             for row in predict(args.model_name, args.texts, args.alias):
                 print(json.dumps(row, ensure_ascii=False))
-    except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError) as exc:
+    except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError, FileExistsError,
+            NoSuchModel) as exc:
         print(f"rnnflow: {exc}", file=sys.stderr)
         return 2
     return 0
