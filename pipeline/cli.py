@@ -5,6 +5,7 @@
     rnnflow init --source data.csv [--output pipeline.yaml]
     rnnflow demo
     rnnflow predict nsmc-sentiment TEXT [TEXT ...]
+    rnnflow promote nsmc-sentiment 7 --reason "..."   /   rnnflow rollback nsmc-sentiment
     rnnflow env
 """
 
@@ -263,6 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     pred.add_argument("model_name")
     pred.add_argument("texts", nargs="+")
     pred.add_argument("--alias", default=CHAMPION)
+    promote = commands.add_parser("promote", help="move @champion to a version by hand, with a recorded reason")
+    promote.add_argument("model_name")
+    promote.add_argument("version")
+    promote.add_argument("--reason", required=True, help="why: recorded on the version (tag and description)")
+    rollback = commands.add_parser("rollback", help="give @champion back to the version the champion replaced")
+    rollback.add_argument("model_name")
+    rollback.add_argument("--reason", default="", help="why: recorded on the version")
     commands.add_parser("env", help="print the environment that reaches the local Airflow and MLflow stores")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -288,14 +296,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}; run it with: rnnflow run --config {path}")
         elif args.command == "demo":
             return run_command("demo", lambda: run_demo(args.overrides), args.json, args.verbose)
+        elif args.command in ("promote", "rollback"):
+            print(move_champion(args))
         elif args.command == "predict":
             for row in predict(args.model_name, args.texts, args.alias):
                 print(json.dumps(row, ensure_ascii=False))
     except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError, FileExistsError,
-            NoSuchModel) as exc:
+            NoSuchModel, LookupError, ValueError) as exc:
         print(f"rnnflow: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def move_champion(args) -> str:
+    """``rnnflow promote`` / ``rollback``: who, what and why recorded on the version."""
+    import getpass
+
+    import mlflow
+
+    from pipeline.stages.register import promote_by_hand, rollback
+
+    configure_environment()
+    client = mlflow.MlflowClient()
+    who = os.environ.get("RNNFLOW_USER") or getpass.getuser()
+    if args.command == "promote":
+        previous = promote_by_hand(client, args.model_name, args.version, args.reason, who)
+        return f"{args.model_name} version {args.version} is @champion (was: {previous or 'none'})"
+    current, restored = rollback(client, args.model_name, args.reason, who)
+    return f"{args.model_name}: @champion back to version {restored} (from {current})"
 
 
 def run_command(pipeline: str, produce, as_json: bool, verbose: bool) -> int:

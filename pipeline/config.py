@@ -100,7 +100,11 @@ class RegistryConfig(FrozenConfig):
     model_name: str = Field("nsmc-sentiment", min_length=1)
     # The metric that picks the best model of a run and gates promotion to @champion.
     metric: Literal[tuple(metric for kind in names.KINDS for metric in names.KIND_METRICS[kind])] = "accuracy"
-    # A challenger must beat the champion by more than this to take the alias.
+    # The promotion gate (pipeline.significance): a candidate takes @champion only when it scores
+    # higher on the same test split, the paired test's one-sided p-value is below alpha, and the
+    # difference is at least min_improvement (in the metric's own units: 0.005 = half a point of
+    # accuracy, 0.5 BLEU).
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
     min_improvement: float = Field(0.0, ge=0.0)
 
 

@@ -54,6 +54,7 @@ DATA_DIGEST_TAG = "rnnflow.data_digest"
 TEST_DIGEST_TAG = "rnnflow.test_digest"
 DECISION_TAG = "rnnflow.promotion"         # the alias a version was given
 REASON_TAG = "rnnflow.promotion_reason"
+PREVIOUS_CHAMPION_TAG = "rnnflow.previous_champion"  # the version a promotion replaced: what rollback restores
 FAILED_TASK_TAG = "rnnflow.failed_task"
 ERROR_TAG = "rnnflow.error"
 REGISTERED_VERSION_TAG = "rnnflow.registered_version"

@@ -103,3 +103,9 @@ class RegisterResult(XcomResult):
     arch: str
     run_id: str
     metrics: dict[str, float]
+
+
+def predictions_artifact(test_digest: str) -> str:
+    """Where a training run keeps its model's predictions for one test split: written by
+    evaluation, read (or filled in for a champion) by the promotion gate."""
+    return f"predictions/test-{test_digest}.json"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipeline.kinds import ServingParts
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, TrainResult
+    from pipeline.significance import Comparison
     from pipeline.validation import Finding
 
 
@@ -72,10 +73,16 @@ class Classification:
 
         return evaluate_classifier(prepared, trained)
 
-    def score_for_promotion(self, model_uri: str, prepared: "ClassificationFeatures", metric: str) -> float:
-        from pipeline.classification.evaluation import score_on_test_split
+    def test_predictions(self, model_uri: str, prepared: "ClassificationFeatures") -> list[str]:
+        from pipeline.classification.evaluation import test_predictions
 
-        return score_on_test_split(model_uri, prepared, metric)
+        return test_predictions(model_uri, prepared)
+
+    def compare(self, candidate: list[str], champion: list[str], prepared: "ClassificationFeatures", metric: str,
+                seed: int) -> "Comparison":
+        from pipeline.classification.evaluation import compare_predictions
+
+        return compare_predictions(candidate, champion, prepared, metric, seed)
 
     def serving_parts(self, config: "PipelineConfig", prepared: "ClassificationFeatures", best: "EvalResult",
                       model_path: str) -> "ServingParts":

@@ -13,7 +13,7 @@ from pipeline.classification import metrics as metric_fns
 from pipeline.classification.features import VOCAB_FILE, ClassificationFeatures, split_texts, split_tokens
 from pipeline.io import read_json
 from pipeline.plots import attention_heatmap
-from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, TrainResult
+from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, TrainResult, predictions_artifact
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,16 @@ def evaluate_classifier(prepared: ClassificationFeatures, trained: TrainResult) 
     inference_seconds = time.perf_counter() - start
 
     scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
+    label_names = spec["label_names"]
+    # What the promotion gate compares, per test row (pipeline.stages.register).
+    mlflow.log_dict({"test_digest": prepared.test_digest,
+                     "predictions": [label_names[i] for i in probabilities.argmax(axis=1)]},
+                    predictions_artifact(prepared.test_digest))
     scores["inference_sentences_per_second"] = len(x_test) / inference_seconds
     if probabilities.shape[1] > 3:
         scores["top_3_accuracy"] = metric_fns.top_k_accuracy(y_test, probabilities, 3)
     matrix = metric_fns.confusion(y_test, probabilities)
     texts = split_texts(prepared.features_dir, "test")
-    label_names = spec["label_names"]
     figure = metric_fns.confusion_matrix_figure(matrix, label_names, f"{trained.arch}: test confusion matrix")
     mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
     mlflow.log_dict({"labels": label_names, "matrix": matrix.tolist()}, "evaluation/confusion_matrix.json")
@@ -103,21 +107,27 @@ def load_predictor(trained: TrainResult, prepared: ClassificationFeatures):
     return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model
 
 
-def score_on_test_split(model_uri: str, prepared: ClassificationFeatures, metric: str) -> float:
-    """Score a registered raw-text model on this run's test split, through its own pyfunc.
-
-    Predictions are matched by label *name*: a champion trained on another label set (R8 against
-    R52, say) has other label ids, and a topic it never learned counts as wrong.
-    """
+def test_predictions(model_uri: str, prepared: ClassificationFeatures) -> list[str]:
+    """A registered raw-text model's label names for this run's test texts, through its own pyfunc."""
     import mlflow
+
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(split_texts(prepared.features_dir, "test"))
+    return [str(label) for label in predictions["label"]]
+
+
+def compare_predictions(candidate: list[str], champion: list[str], prepared: ClassificationFeatures, metric: str,
+                        seed: int = 0):
+    """Candidate against champion on this run's test labels. Predictions are matched by label
+    *name*: a champion trained on another label set (R8 against R52, say) has other label ids, and
+    a topic it never learned counts as wrong."""
+    from pipeline.classification.promotion import compare_classifiers
 
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
         y_test = arrays["y_test"]
-    label_names = read_json(prepared.path(TEXT_SPEC_FILE))["label_names"]
-    predictions = mlflow.pyfunc.load_model(model_uri).predict(split_texts(prepared.features_dir, "test"))
-    index = {name: i for i, name in enumerate(label_names)}
-    # A label this run does not know becomes -1: wrong for every row, and outside every class.
-    y_pred = np.array([index.get(label, -1) for label in predictions["label"]], dtype=np.int64)
-    return metric_fns.classification_metrics(y_test, y_pred, prepared.num_classes)[metric]
-
-
+    index = {name: i for i, name in enumerate(read_json(prepared.path(TEXT_SPEC_FILE))["label_names"])}
+    for name, predictions in (("candidate", candidate), ("champion", champion)):
+        if len(predictions) != len(y_test):
+            raise ValueError(f"{name}: {len(predictions)} predictions for {len(y_test)} test rows")
+    ids = [np.array([index.get(label, -1) for label in predictions], dtype=np.int64)
+           for predictions in (candidate, champion)]
+    return compare_classifiers(y_test, ids[0], ids[1], metric, prepared.num_classes, seed=seed)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pipeline.corpora.base import CorpusRead
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
+    from pipeline.significance import Comparison
     from pipeline.validation import Finding
 
 
@@ -69,8 +70,13 @@ class TaskKind(Protocol):
                  trained: "TrainResult") -> dict[str, float]:
         """Score the trained model on the test split; log metrics and plots into the active run."""
 
-    def score_for_promotion(self, model_uri: str, prepared: "PreparedFeatures", metric: str) -> float:
-        """A registered raw-text model's ``metric`` on this run's test split, through its pyfunc."""
+    def test_predictions(self, model_uri: str, prepared: "PreparedFeatures") -> list[str]:
+        """A registered raw-text model's predictions for this run's test split, through its pyfunc
+        (label names; translations of each distinct source), in the order ``evaluate`` records them."""
+
+    def compare(self, candidate: list[str], champion: list[str], prepared: "PreparedFeatures", metric: str,
+                seed: int) -> "Comparison":
+        """The paired significance test of candidate against champion on the same test rows."""
 
     def serving_parts(self, config: "PipelineConfig", prepared: "PreparedFeatures", best: "EvalResult",
                       model_path: str) -> ServingParts:

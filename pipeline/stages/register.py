@@ -1,15 +1,21 @@
 """Register stage: the best model of a run becomes a raw-text pyfunc version; aliases gate it.
 
 Aliases only (``champion``, ``challenger``), never stages. A version is promoted to
-``@champion`` when there is none or it beats the champion's test metric; otherwise it becomes
-``@challenger``. The decision is recorded on the version and in the parent run.
+``@champion`` when there is none, or when a paired test on the same test split says it is
+significantly better (``pipeline.significance``); otherwise it becomes ``@challenger``. The
+decision record (both scores, difference, interval, p-value, test, test digest) is tagged on the
+version and written to its training run as ``promotion/decision.json``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
+import time
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import mlflow
@@ -24,15 +30,16 @@ from pipeline.names import (
     CHALLENGER,
     CHAMPION,
     DECISION_TAG,
+    PREVIOUS_CHAMPION_TAG,
     REASON_TAG,
     RUN_KEY_TAG,
-    TEST_DIGEST_TAG,
     TRAINING_RUN_TAG,
     metric_tag,
 )
 from pipeline.paths import PROJECT_ROOT
-from pipeline.results import EvalResult, PreparedFeatures, RegisterResult
+from pipeline.results import EvalResult, PreparedFeatures, RegisterResult, predictions_artifact
 from pipeline.serving import TEXT_COLUMN, pinned_requirements
+from pipeline.significance import Comparison, decide
 from pipeline.tracking import configure
 
 log = logging.getLogger(__name__)
@@ -44,16 +51,6 @@ def select_best(evaluations: list[EvalResult], metric: str) -> EvalResult:
     if not evaluations:
         raise ValueError("no evaluated models to choose from")
     return max(evaluations, key=lambda result: result.metrics[metric])
-
-
-def decide_promotion(candidate_score: float, champion_score: float | None, min_improvement: float,
-                     metric: str) -> tuple[str, str]:
-    """(alias, reason): pure, so the gate is tested without a registry."""
-    if champion_score is None:
-        return CHAMPION, f"no champion with a recorded test {metric}"
-    if candidate_score > champion_score + min_improvement:
-        return CHAMPION, f"test {metric} {candidate_score:.4f} beats champion's {champion_score:.4f}"
-    return CHALLENGER, f"test {metric} {candidate_score:.4f} does not beat champion's {champion_score:.4f}"
 
 
 def run_register(config: PipelineConfig, prepared: PreparedFeatures, evaluations: list[EvalResult],
@@ -73,10 +70,11 @@ def run_register(config: PipelineConfig, prepared: PreparedFeatures, evaluations
     if DECISION_TAG in version.tags:
         alias, reason = version.tags[DECISION_TAG], version.tags[REASON_TAG]
     else:
-        alias, reason = promote(client, name, version.version, best.metrics[metric], metric,
-                                config.registry.min_improvement, lineage.test_digest,
-                                rescore=partial(kind_of(config).score_for_promotion, prepared=prepared,
-                                                metric=metric))
+        kind = kind_of(config)
+        gate = Gate(metric, config.registry.alpha, config.registry.min_improvement, lineage.test_digest,
+                    predictions_of=partial(kind.test_predictions, prepared=prepared),
+                    compare=partial(kind.compare, prepared=prepared, metric=metric, seed=config.train.seed))
+        alias, reason = promote(client, name, str(version.version), gate)
     return RegisterResult(name, str(version.version), alias, reason, best.arch, best.run_id, best.metrics)
 
 
@@ -103,39 +101,131 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFe
     return client.get_model_version(config.registry.model_name, version.version)
 
 
-def champion_score(client: MlflowClient, name: str, metric: str, test_digest: str,
-                   rescore: Callable[[str], float]) -> tuple[str | None, float | None, str]:
-    """(champion version, its score on this run's test split, how that score was obtained).
+@dataclass(frozen=True)
+class Gate:
+    """What the promotion decision needs: the metric and its limits, this run's test split, how to
+    get a registered model's predictions on it, and the kind's paired test."""
 
-    Scores are only comparable on the same test split: the champion's recorded metric is used
-    when its test digest matches; otherwise the champion is re-scored on this run's test split.
-    """
+    metric: str
+    alpha: float
+    min_improvement: float
+    test_digest: str
+    predictions_of: Callable[[str], list[str]]
+    compare: Callable[[list[str], list[str]], Comparison]
+
+
+def version_predictions(client: MlflowClient, name: str, version: str, gate: Gate) -> list[str]:
+    """A version's predictions on this run's test split: recorded on its training run by
+    evaluation (or by an earlier gate), else computed through its pyfunc once and recorded there,
+    so a champion is not re-scored on every run."""
+    import json
+
+    run_id = client.get_model_version(name, version).tags.get(TRAINING_RUN_TAG) \
+        or client.get_model_version(name, version).run_id
+    artifact = predictions_artifact(gate.test_digest)
     try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")["predictions"]
+    except (MlflowException, OSError, KeyError, json.JSONDecodeError):
+        pass
+    predictions = gate.predictions_of(f"models:/{name}/{version}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact).name
+        path.write_text(json.dumps({"test_digest": gate.test_digest, "predictions": predictions}), encoding="utf-8")
+        client.log_artifact(run_id, str(path), str(Path(artifact).parent))
+    return predictions
+
+
+def promote(client: MlflowClient, name: str, version: str, gate: Gate) -> tuple[str, str]:
+    """Decide the candidate's alias against the current champion; record the decision on the
+    version (tags, description, ``promotion/decision.json`` on its training run)."""
+    try:
+        champion = str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
-        return None, None, "no champion"
-    version = str(champion.version)
-    recorded = champion.tags.get(metric_tag(metric))
-    if recorded is not None and test_digest and champion.tags.get(TEST_DIGEST_TAG) == test_digest:
-        return version, float(recorded), "recorded on the same test split"
-    try:
-        return version, rescore(f"models:/{name}/{version}"), "re-scored on this run's test split"
-    except Exception as exc:  # a champion that cannot be loaded or scored must not block every future run
-        log.error("champion %s version %s could not be scored: %s", name, version, exc)
-        return version, None, f"champion could not be scored ({type(exc).__name__}: {exc})"
-
-
-def promote(client: MlflowClient, name: str, version: str, score: float, metric: str,
-            min_improvement: float, test_digest: str, rescore: Callable[[str], float]) -> tuple[str, str]:
-    champion_version, champion_metric, how = champion_score(client, name, metric, test_digest, rescore)
-    if champion_version == str(version):
+        champion = None
+    record: dict = {"candidate_version": version, "champion_version": champion, "metric": gate.metric,
+                    "alpha": gate.alpha, "min_improvement": gate.min_improvement, "test_digest": gate.test_digest}
+    if champion == version:
         alias, reason = CHAMPION, "already champion"
+    elif champion is None:
+        alias, reason = CHAMPION, "no champion yet"
     else:
-        alias, reason = decide_promotion(score, champion_metric, min_improvement, metric)
-        if champion_version is not None:
-            reason += f" (champion version {champion_version}: {how})"
-    client.set_registered_model_alias(name, alias, str(version))
-    client.set_model_version_tag(name, str(version), DECISION_TAG, alias)
-    client.set_model_version_tag(name, str(version), REASON_TAG, reason)
+        try:
+            comparison = gate.compare(version_predictions(client, name, version, gate),
+                                      version_predictions(client, name, champion, gate))
+        except Exception as exc:  # a champion that cannot be loaded or scored must not block every future run
+            log.error("champion %s version %s could not be compared: %s", name, champion, exc)
+            alias, reason = CHAMPION, f"champion version {champion} could not be scored ({type(exc).__name__}: {exc})"
+        else:
+            promoted, why = decide(comparison, gate.alpha, gate.min_improvement)
+            alias, reason = (CHAMPION if promoted else CHALLENGER), f"{why} (champion version {champion})"
+            record.update(comparison.to_dict())
+            for key, value in (("p_value", comparison.p_value), ("difference", comparison.difference),
+                               ("test", comparison.test)):
+                client.set_model_version_tag(name, version, f"{DECISION_TAG}.{key}", str(value))
+    record.update({"decision": alias, "reason": reason})
+    if champion is not None and alias == CHAMPION and champion != version:
+        client.set_model_version_tag(name, version, PREVIOUS_CHAMPION_TAG, champion)
+    client.set_registered_model_alias(name, alias, version)
+    client.set_model_version_tag(name, version, DECISION_TAG, alias)
+    client.set_model_version_tag(name, version, REASON_TAG, reason[:4000])
+    run_id = client.get_model_version(name, version).tags.get(TRAINING_RUN_TAG)
+    if run_id:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "decision.json"
+            path.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+            client.log_artifact(run_id, str(path), "promotion")
     log.info("%s version %s -> @%s: %s", name, version, alias, reason)
     return alias, reason
+
+
+def _history(client: MlflowClient, name: str, version: str, line: str) -> None:
+    """Append a dated line to the version's description: the registry page shows its own history."""
+    current = client.get_model_version(name, version).description or ""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    client.update_model_version(name, version, description=f"{current.rstrip()}\n\n- {stamp}: {line}".lstrip())
+
+
+def promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, who: str,
+                    action: str = "promoted by hand", remember_previous: bool = True) -> str | None:
+    """Move ``@champion`` to ``version`` without the gate; record who, what and why on it.
+    Returns the version that was champion before (None if there was none)."""
+    if not reason.strip():
+        raise ValueError("a manual promotion needs a reason (--reason TEXT)")
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        known = [str(v.version) for v in client.search_model_versions(f"name = '{name}'")]
+        raise LookupError(f"{name} has no version {version} (versions: {sorted(known, key=int)})") from None
+    try:
+        previous = str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        previous = None
+    if previous == str(version):
+        raise ValueError(f"{name} version {version} is already @champion")
+    record = f"{action} by {who}: {reason}" + (f" (replacing version {previous})" if previous else "")
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    client.set_model_version_tag(name, str(version), DECISION_TAG, CHAMPION)
+    client.set_model_version_tag(name, str(version), REASON_TAG, record[:4000])
+    if previous and remember_previous:
+        client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, previous)
+    if previous:
+        _history(client, name, previous, f"replaced as @champion by version {version} ({action} by {who}: {reason})")
+    _history(client, name, str(version), f"@champion: {record}")
+    log.info("%s version %s -> @champion: %s", name, version, record)
+    return previous
+
+
+def rollback(client: MlflowClient, name: str, reason: str, who: str) -> tuple[str, str]:
+    """Give ``@champion`` back to the version the current champion replaced. Returns (from, to)."""
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        raise LookupError(f"{name} has no @champion to roll back") from None
+    previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
+    if not previous:
+        raise LookupError(f"{name} version {current.version} records no previous champion "
+                          f"({PREVIOUS_CHAMPION_TAG}); promote a version by hand instead")
+    # The restored version keeps its own previous champion: a second rollback goes further back.
+    promote_by_hand(client, name, previous, reason or f"rollback from version {current.version}", who,
+                    action=f"rolled back from version {current.version}", remember_previous=False)
+    return str(current.version), previous

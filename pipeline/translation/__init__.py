@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipeline.kinds import ServingParts
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
+    from pipeline.significance import Comparison
     from pipeline.translation.features import TranslationFeatures
     from pipeline.validation import Finding
 
@@ -68,10 +69,16 @@ class Translation:
 
         return evaluate_trained_translator(config, prepared, trained)
 
-    def score_for_promotion(self, model_uri: str, prepared: "TranslationFeatures", metric: str) -> float:
-        from pipeline.translation.evaluation import translation_score_on_test_split
+    def test_predictions(self, model_uri: str, prepared: "TranslationFeatures") -> list[str]:
+        from pipeline.translation.evaluation import translation_test_predictions
 
-        return translation_score_on_test_split(model_uri, prepared, metric)
+        return translation_test_predictions(model_uri, prepared)
+
+    def compare(self, candidate: list[str], champion: list[str], prepared: "TranslationFeatures", metric: str,
+                seed: int) -> "Comparison":
+        from pipeline.translation.evaluation import compare_translations
+
+        return compare_translations(candidate, champion, prepared, metric, seed)
 
     def serving_parts(self, config: "PipelineConfig", prepared: "TranslationFeatures", best: "EvalResult",
                       model_path: str) -> "ServingParts":

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import PipelineConfig
 from pipeline.io import read_json
-from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, TrainResult
+from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, TrainResult, predictions_artifact
 from pipeline.text.vocab import EOS_TOKEN, SOS_TOKEN, Vocabulary
 from pipeline.translation.features import SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE, TranslationFeatures
 
@@ -118,8 +118,13 @@ def evaluate_translator(config: PipelineConfig, prepared: TranslationFeatures, m
     scores["bleu"], scores["chrf"] = scores[f"bleu_{served}"], scores[f"chrf_{served}"]
     scores["inference_sentences_per_second"] = scores[f"{served}_sentences_per_second"]
     if log_to_mlflow:
+        import mlflow
+
         _log_evaluation(arch, prepared, test, rows, reference_sets, outputs, scores, has_attention(model),
                         target_vocab)
+        # What the promotion gate compares: the served decoding's output per test source.
+        mlflow.log_dict({"test_digest": prepared.test_digest, "predictions": outputs[f"{served}_text"]},
+                        predictions_artifact(prepared.test_digest))
     return scores
 
 
@@ -166,12 +171,43 @@ def evaluate_trained_translator(config: PipelineConfig, prepared: TranslationFea
     return evaluate_translator(config, prepared, model, trained.arch)
 
 
-def translation_score_on_test_split(model_uri: str, prepared, metric: str) -> float:
-    """BLEU or chrF of a registered translator on this run's test split, with its own default decoding."""
+def translation_test_predictions(model_uri: str, prepared) -> list[str]:
+    """A registered translator's outputs for this run's test sources (one per distinct source),
+    with its own default decoding."""
     import mlflow
 
     test = load_split(prepared.features_dir, "test")
-    rows, reference_sets = test.by_source()
+    rows, _ = test.by_source()
     sources = [test.sources[row] for row in rows]
-    translations = mlflow.pyfunc.load_model(model_uri).predict(sources)["translation"].tolist()
-    return corpus_scores(translations, reference_sets)[metric]
+    return mlflow.pyfunc.load_model(model_uri).predict(sources)["translation"].tolist()
+
+
+def compare_translations(candidate: list[str], champion: list[str], prepared, metric: str, seed: int = 0):
+    """Paired bootstrap of BLEU or chrF (sacrebleu.significance, 1,000 resamples) on the test
+    sources against all their references. sacrebleu's p-value is two-sided (|difference|); the
+    gate's question is one-sided, so it is halved when the candidate scores higher and 1 - p/2
+    otherwise."""
+    import sacrebleu
+    from sacrebleu.significance import PairedTest
+
+    from pipeline.significance import BOOTSTRAP_SAMPLES, Comparison
+
+    test = load_split(prepared.features_dir, "test")
+    _, reference_sets = test.by_source()
+    depth = max((len(refs) for refs in reference_sets), default=1)
+    streams = [[refs[k] if k < len(refs) else None for refs in reference_sets] for k in range(depth)]
+    metric_object = {"bleu": sacrebleu.metrics.BLEU(), "chrf": sacrebleu.metrics.CHRF()}[metric]
+    test_run = PairedTest([("baseline", champion), ("candidate", candidate)], {metric: metric_object}, streams,
+                          test_type="bs", n_samples=BOOTSTRAP_SAMPLES)
+    _, results = test_run()
+    # Keyed by sacrebleu's own metric name ("BLEU", "chrF"), beside the system names.
+    champion_result, candidate_result = next(value for key, value in results.items() if key != "System")
+    difference = candidate_result.score - champion_result.score
+    two_sided = candidate_result.p_value
+    p_value = two_sided / 2 if difference > 0 else 1 - two_sided / 2
+    # sacrebleu reports the 95% bootstrap half-width of the candidate's score, not of the paired
+    # difference: used around the difference it is wider (more cautious) than the paired interval.
+    half_width = candidate_result.ci
+    return Comparison(metric, f"paired bootstrap, sacrebleu ({BOOTSTRAP_SAMPLES} resamples, one-sided)",
+                      len(candidate), candidate_result.score, champion_result.score, difference,
+                      difference - half_width, difference + half_width, float(p_value))

@@ -1,20 +1,28 @@
-"""Promotion against a real MLflow registry on a temporary store."""
+"""Promotion against a real MLflow registry on a temporary store: the significance gate, the
+prediction cache, the decision record."""
+
+import json
 
 import mlflow
+import numpy as np
 import pytest
 
-from pipeline.names import CHALLENGER, CHAMPION, DECISION_TAG
-from pipeline.stages.register import decide_promotion, promote
+from pipeline.classification.promotion import compare_classifiers
+from pipeline.names import (
+    CHALLENGER,
+    CHAMPION,
+    DECISION_TAG,
+    PREVIOUS_CHAMPION_TAG,
+    REASON_TAG,
+)
+from pipeline.results import predictions_artifact
+from pipeline.stages.register import Gate, promote
 
 # Given requirements, MLflow does not load each model in a subprocess to infer them (about 6 s a model).
 NO_INFERENCE = ["mlflow"]
-
-
-def test_decide_promotion_gate():
-    assert decide_promotion(0.8, None, 0.0, "accuracy")[0] == CHAMPION
-    assert decide_promotion(0.86, 0.85, 0.0, "accuracy")[0] == CHAMPION
-    assert decide_promotion(0.85, 0.85, 0.0, "accuracy")[0] == CHALLENGER
-    assert decide_promotion(0.855, 0.85, 0.01, "accuracy")[0] == CHALLENGER
+DIGEST = "same-split"
+LABELS = ["negative", "positive"]
+Y_TEST = np.array([0, 1] * 1000)
 
 
 class Constant(mlflow.pyfunc.PythonModel):
@@ -22,67 +30,109 @@ class Constant(mlflow.pyfunc.PythonModel):
         return model_input
 
 
-def _version(client, name: str, accuracy: float, test_digest: str = "same-split") -> str:
-    with mlflow.start_run():
+def _predictions(accuracy: float, seed: int) -> list[str]:
+    """Label names for Y_TEST, right on exactly ``accuracy`` of the rows (which rows: seeded)."""
+    rng = np.random.default_rng(seed)
+    wrong = rng.permutation(len(Y_TEST))[: int(round(len(Y_TEST) * (1 - accuracy)))]
+    ids = Y_TEST.copy()
+    ids[wrong] = 1 - ids[wrong]
+    return [LABELS[i] for i in ids]
+
+
+def _version(name: str, predictions: list[str] | None, test_digest: str = DIGEST) -> str:
+    """A registered version whose training run recorded its test predictions (as evaluation does)."""
+    with mlflow.start_run() as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=NO_INFERENCE)
-    version = mlflow.register_model(info.model_uri, name, tags={"rnnflow.test_accuracy": str(accuracy),
-                                                                "rnnflow.test_digest": test_digest})
+        if predictions is not None:
+            mlflow.log_dict({"test_digest": test_digest, "predictions": predictions}, predictions_artifact(test_digest))
+    version = mlflow.register_model(info.model_uri, name, tags={"rnnflow.run_id": run.info.run_id})
     return str(version.version)
 
 
+def _compare(candidate, champion):
+    ids = [np.array([LABELS.index(label) if label in LABELS else -1 for label in p]) for p in (candidate, champion)]
+    return compare_classifiers(Y_TEST, ids[0], ids[1], "accuracy", 2)
+
+
 def _no_rescore(model_uri):
-    raise AssertionError(f"{model_uri} should not be re-scored: same test split")
+    raise AssertionError(f"{model_uri} should not be re-scored: its predictions are recorded")
 
 
-def _champion(client, name: str, accuracy: float, test_digest: str) -> str:
-    """A first version, promoted: the champion a later candidate is measured against."""
-    version = _version(client, name, accuracy, test_digest)
-    promote(client, name, version, accuracy, "accuracy", 0.0, test_digest, _no_rescore)
-    return version
+def gate(predictions_of=_no_rescore, min_improvement=0.0, test_digest=DIGEST) -> Gate:
+    return Gate("accuracy", 0.05, min_improvement, test_digest, predictions_of, _compare)
 
 
-def test_champion_then_challenger_then_new_champion(mlflow_store):
+def test_first_version_is_champion_then_noise_is_challenger_then_a_real_gain_wins(mlflow_store):
     client = mlflow.MlflowClient()
     name = "promotion-test"
-    v1 = _version(client, name, 0.85)
-    assert promote(client, name, v1, 0.85, "accuracy", 0.0, "same-split", _no_rescore)[0] == CHAMPION
-    v2 = _version(client, name, 0.84)
-    alias, reason = promote(client, name, v2, 0.84, "accuracy", 0.0, "same-split", _no_rescore)
-    assert alias == CHALLENGER and "does not beat" in reason
+    v1 = _version(name, _predictions(0.85, seed=1))
+    assert promote(client, name, v1, gate()) == (CHAMPION, "no champion yet")
+    # Half a point better from seed noise alone: higher, but not significant.
+    v2 = _version(name, _predictions(0.855, seed=2))
+    alias, reason = promote(client, name, v2, gate())
+    assert alias == CHALLENGER and reason.startswith("not significant at alpha 0.05")
+    assert "p = " in reason and "exact McNemar" in reason and f"(champion version {v1})" in reason
     assert str(client.get_model_version_by_alias(name, CHAMPION).version) == v1
-    v3 = _version(client, name, 0.90)
-    alias, reason = promote(client, name, v3, 0.90, "accuracy", 0.0, "same-split", _no_rescore)
-    assert alias == CHAMPION and f"champion version {v1}: recorded on the same test split" in reason
-    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == v3
-    assert client.get_model_version(name, v2).tags[DECISION_TAG] == CHALLENGER
+    # Five points better on 2,000 rows: significant.
+    v3 = _version(name, _predictions(0.90, seed=3))
+    alias, reason = promote(client, name, v3, gate())
+    assert alias == CHAMPION and reason.startswith("significantly better")
+    version = client.get_model_version(name, v3)
+    assert float(version.tags[f"{DECISION_TAG}.p_value"]) < 0.05
+    assert version.tags[PREVIOUS_CHAMPION_TAG] == v1
+    record = mlflow.artifacts.load_dict(f"runs:/{version.tags['rnnflow.run_id']}/promotion/decision.json")
+    assert record["decision"] == CHAMPION and record["champion_version"] == v1 and record["n"] == 2000
+    assert record["candidate"] == pytest.approx(0.90) and record["p_value"] < 0.05
+    assert record["ci_low"] < record["difference"] < record["ci_high"]
     aliases = client.get_registered_model(name).aliases
-    assert {alias: str(version) for alias, version in aliases.items()} == {CHAMPION: v3, CHALLENGER: v2}
+    assert {alias: str(v) for alias, v in aliases.items()} == {CHAMPION: v3, CHALLENGER: v2}
 
 
-def test_champion_from_another_test_split_is_rescored_on_this_one(mlflow_store):
-    """A champion's 0.95 on another corpus's test split says nothing about this one."""
+def test_min_improvement_holds_back_a_significant_but_small_gain(mlflow_store):
+    client = mlflow.MlflowClient()
+    name = "min-improvement"
+    promote(client, name, _version(name, _predictions(0.85, 1)), gate())
+    v2 = _version(name, _predictions(0.90, 2))
+    alias, reason = promote(client, name, v2, gate(min_improvement=0.1))
+    assert alias == CHALLENGER and "below min_improvement 0.1" in reason
+
+
+def test_a_champion_from_another_test_split_is_scored_once_and_cached(mlflow_store):
+    """The champion recorded predictions for another split: it is scored through its pyfunc on this
+    one, and the result is recorded on its run, so the next candidate does not score it again."""
     client = mlflow.MlflowClient()
     name = "rescore-test"
-    v1 = _champion(client, name, 0.95, test_digest="sample-corpus")
-    v2 = _version(client, name, 0.86, test_digest="real-corpus")
-    rescored = []
-    alias, reason = promote(client, name, v2, 0.86, "accuracy", 0.0, "real-corpus",
-                            lambda uri: rescored.append(uri) or 0.55)
-    assert rescored == [f"models:/{name}/{v1}"]
-    assert alias == CHAMPION and "re-scored on this run's test split" in reason and "0.5500" in reason
+    v1 = _version(name, _predictions(0.99, 1), test_digest="other-corpus")
+    promote(client, name, v1, gate(test_digest="other-corpus"))
+    calls = []
+
+    def scored(uri):
+        calls.append(uri)
+        return _predictions(0.60, 4)
+
+    v2 = _version(name, _predictions(0.86, 5))
+    assert promote(client, name, v2, gate(scored))[0] == CHAMPION
+    assert calls == [f"models:/{name}/{v1}"]
+    run_id = client.get_model_version(name, v1).tags["rnnflow.run_id"]
+    assert mlflow.artifacts.load_dict(f"runs:/{run_id}/{predictions_artifact(DIGEST)}")["predictions"][:3] == \
+        _predictions(0.60, 4)[:3]
+    v3 = _version(name, _predictions(0.86, 6))
+    promote(client, name, v3, gate(_no_rescore))  # v2's predictions are recorded: nothing re-scored
 
 
 def test_unscorable_champion_does_not_block_promotion(mlflow_store):
     client = mlflow.MlflowClient()
     name = "broken-champion"
-    _champion(client, name, 0.9, test_digest="a")
-    v2 = _version(client, name, 0.8, test_digest="b")
+    v1 = _version(name, None, test_digest="a")
+    promote(client, name, v1, gate(test_digest="a"))
+    v2 = _version(name, _predictions(0.8, 1))
 
     def broken(uri):
         raise RuntimeError("cannot load")
 
-    alias, reason = promote(client, name, v2, 0.8, "accuracy", 0.0, "b", broken)
+    alias, reason = promote(client, name, v2, gate(broken))
     assert alias == CHAMPION and "could not be scored (RuntimeError: cannot load)" in reason
+    assert client.get_model_version(name, v2).tags[REASON_TAG] == reason
 
 
 class AlwaysSays(mlflow.pyfunc.PythonModel):
@@ -98,19 +148,48 @@ class AlwaysSays(mlflow.pyfunc.PythonModel):
 
 
 def test_rescoring_matches_labels_by_name_not_id(small_config, tmp_path):
-    import numpy as np
-
-    from pipeline.stages.ingest import run_ingest
-    from pipeline.classification.evaluation import score_on_test_split
+    from pipeline.classification.evaluation import compare_predictions, test_predictions
     from pipeline.results import FEATURES_FILE
+    from pipeline.stages.ingest import run_ingest
     from pipeline.stages.preprocess import run_preprocess
 
-    ingested = run_ingest(small_config)
-    prepared = run_preprocess(small_config, ingested)
+    prepared = run_preprocess(small_config, run_ingest(small_config))
     with np.load(f"{prepared.features_dir}/{FEATURES_FILE}") as arrays:
+        truth = [LABELS[i] for i in arrays["y_test"]]
         positive_share = float((arrays["y_test"] == 1).mean())
     for label, expected in (("positive", positive_share), ("earn", 0.0)):
         path = tmp_path / label
         mlflow.pyfunc.save_model(path, python_model=AlwaysSays(label), pip_requirements=NO_INFERENCE)
         # label_id is 0 in both: only the name says what the model meant.
-        assert score_on_test_split(str(path), prepared, "accuracy") == pytest.approx(expected)
+        predicted = test_predictions(str(path), prepared)
+        comparison = compare_predictions(truth, predicted, prepared, "accuracy")
+        assert comparison.champion == pytest.approx(expected) and comparison.candidate == 1.0
+    assert json.dumps(comparison.to_dict())  # the record is JSON
+
+
+def test_promotion_by_hand_and_rollback_record_who_what_why(mlflow_store):
+    from pipeline.stages.register import promote_by_hand, rollback
+
+    client = mlflow.MlflowClient()
+    name = "by-hand"
+    v1, v2, v3 = (_version(name, _predictions(0.85, seed)) for seed in (1, 2, 3))
+    promote(client, name, v1, gate())
+    assert promote_by_hand(client, name, v2, "v1 misroutes refunds (ticket 812)", "kim") == v1
+    assert promote_by_hand(client, name, v3, "weekend hotfix", "lee") == v2
+    version = client.get_model_version(name, v3)
+    assert version.tags[REASON_TAG] == "promoted by hand by lee: weekend hotfix (replacing version 2)"
+    assert "@champion: promoted by hand by lee: weekend hotfix" in version.description
+    assert "replaced as @champion by version 3" in client.get_model_version(name, v2).description
+    with pytest.raises(ValueError, match="already @champion"):
+        promote_by_hand(client, name, v3, "again", "lee")
+    with pytest.raises(LookupError, match=r"has no version 9 \(versions: \['1', '2', '3'\]\)"):
+        promote_by_hand(client, name, "9", "typo", "lee")
+    with pytest.raises(ValueError, match="needs a reason"):
+        promote_by_hand(client, name, v1, " ", "lee")
+    # Rollback walks back through the history, one champion at a time.
+    assert rollback(client, name, "hotfix broke batch scoring", "park") == (v3, v2)
+    assert "rolled back from version 3 by park: hotfix broke batch scoring" in \
+        client.get_model_version(name, v2).tags[REASON_TAG]
+    assert rollback(client, name, "", "park") == (v2, v1)
+    with pytest.raises(LookupError, match="records no previous champion"):
+        rollback(client, name, "", "park")
