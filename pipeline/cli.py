@@ -6,6 +6,8 @@
     rnnflow demo
     rnnflow predict nsmc-sentiment TEXT [TEXT ...]
     rnnflow promote nsmc-sentiment 7 --reason "..."   /   rnnflow rollback nsmc-sentiment
+    rnnflow lineage nsmc-sentiment@champion   /   rnnflow lineage --dag-run nsmc_sentiment/RUN_ID
+    rnnflow serve nsmc-sentiment@champion [--port 5001]
     rnnflow env
 """
 
@@ -271,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     rollback = commands.add_parser("rollback", help="give @champion back to the version the champion replaced")
     rollback.add_argument("model_name")
     rollback.add_argument("--reason", default="", help="why: recorded on the version")
+    serve = commands.add_parser("serve", help="serve a registered model over HTTP (the MLflow scoring server)")
+    serve.add_argument("ref", help="NAME@alias (default @champion) or NAME/VERSION")
+    serve.add_argument("--port", type=int, default=5001)
+    serve.add_argument("--host", default="127.0.0.1", help="the interface to listen on (loopback by default)")
+    lineage = commands.add_parser("lineage", help="where a registered version came from, each link checked")
+    lineage.add_argument("ref", nargs="?", help="NAME@alias, NAME/VERSION or NAME (its @champion)")
+    lineage.add_argument("--dag-run", metavar="DAG_ID/RUN_ID", help="walk from a DAG run to its runs and version")
     commands.add_parser("env", help="print the environment that reaches the local Airflow and MLflow stores")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -296,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}; run it with: rnnflow run --config {path}")
         elif args.command == "demo":
             return run_command("demo", lambda: run_demo(args.overrides), args.json, args.verbose)
+        elif args.command == "serve":
+            serve_model(args.ref, args.host, args.port)
+        elif args.command == "lineage":
+            if bool(args.ref) == bool(args.dag_run):
+                parser.error("lineage: give a model reference or --dag-run DAG_ID/RUN_ID (one of them)")
+            return print_lineage(args.ref, args.dag_run)
         elif args.command in ("promote", "rollback"):
             print(move_champion(args))
         elif args.command == "predict":
@@ -306,6 +321,47 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnflow: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def serve_model(ref: str, host: str, port: int) -> None:
+    """Replace this process with ``mlflow models serve`` for the referenced version, in this
+    environment (``--env-manager local``) with the environment's ``bin`` on PATH: the scoring
+    server shells out to ``uvicorn``, which is found only there."""
+    import mlflow
+
+    from pipeline.trace import resolve_version
+
+    configure_environment()
+    try:
+        version = resolve_version(mlflow.MlflowClient(), ref if "@" in ref or "/" in ref else f"{ref}@{CHAMPION}")
+    except Exception as exc:
+        raise NoSuchModel(f"{ref}: no such registered version ({str(exc).splitlines()[0]})") from None
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    command = [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", f"models:/{version.name}/{version.version}",
+               "--env-manager", "local", "--host", host, "--port", str(port)]
+    print(f"rnnflow: serving {version.name} version {version.version} ({ref}) at http://{host}:{port}/invocations; "
+          f"Ctrl-C stops it", file=sys.stderr, flush=True)
+    os.execve(command[0], command, env)
+
+
+def print_lineage(ref: str | None, dag_run: str | None) -> int:
+    """Exit 0 when every link resolves, 1 when one is broken (printed as BROKEN with its reason)."""
+    import mlflow
+
+    from pipeline.trace import trace_dag_run, trace_version
+
+    configure_environment()
+    client = mlflow.MlflowClient()
+    if dag_run:
+        dag_id, _, run_id = dag_run.partition("/")
+        if not run_id:
+            raise ValueError(f"--dag-run {dag_run}: expected DAG_ID/RUN_ID")
+        trace = trace_dag_run(client, dag_id, run_id)
+    else:
+        trace = trace_version(client, ref)
+    print(trace.render())
+    return 0 if trace.complete else 1
 
 
 def move_champion(args) -> str:

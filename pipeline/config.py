@@ -253,13 +253,19 @@ class PipelineConfig(FrozenConfig):
         return yaml.safe_dump(self.to_dict(), sort_keys=True, allow_unicode=True)
 
     def config_hash(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        return hash_resolved_config(self.to_dict())
 
     def flat_params(self) -> dict[str, str]:
         """Dotted key -> value string, for MLflow params."""
         return {key: json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
                 for key, value in _flatten(self.to_dict())}
+
+
+def hash_resolved_config(data: dict[str, Any]) -> str:
+    """The hash of a resolved config (its JSON form): the same for the written
+    ``resolved_config.yaml`` read back, whatever fields later code versions add."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 # Mappings whose keys are data (file names, column roles, options), not config fields: one param each.

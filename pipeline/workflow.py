@@ -8,7 +8,9 @@ through XCom. Building the DAGs reads and validates the pipeline files and impor
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, dag, task
@@ -22,6 +24,8 @@ from pipeline.config import (
     discover_pipelines,
     load_config,
 )
+
+log = logging.getLogger(__name__)
 
 PARAMS_DOC = """
 #### Params
@@ -172,21 +176,36 @@ class PipelineFileError(ValueError):
     """A pipeline file that cannot become a DAG; the message names the file and the field."""
 
 
-class _BrokenPipelines(DAG):
-    """Stands for the pipeline files that failed to load. Airflow validates every DAG a file
-    defines before bagging it and records a failure as that file's import error, while the file's
-    other DAGs still load: so a broken YAML shows in the UI's import errors, with the reason."""
-
-    def validate(self):
-        raise PipelineFileError(self.doc_md)
-
-
 BROKEN_PIPELINES_DAG_ID = "rnnflow_broken_pipeline_files"
+
+
+def broken_pipelines_dag(problems: list[str]) -> DAG:
+    """Stands for the pipeline files that failed to load, in the DAG list and the UI: its
+    description names the first file and field, its docs list them all, and its one task fails
+    with them if triggered. Not an import error on purpose: Airflow marks every DAG of a file with
+    an import error stale (airflow/dag_processing/collection.py), so one broken YAML would stop
+    every pipeline's schedule, the built-in ones included."""
+    message = f"{len(problems)} pipeline file(s) could not be loaded:\n" + "\n".join(problems)
+
+    @dag(dag_id=BROKEN_PIPELINES_DAG_ID, schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+         tags=["rnnflow", "broken"], description=problems[0].replace("\n", " ")[:480],
+         doc_md="#### Pipeline files that could not be loaded\n\n" + "\n".join(
+             f"- `{problem.replace(chr(10), ' ')}`" for problem in problems),
+         default_args={"owner": "rnnflow", "retries": 0})
+    def broken():
+        @task
+        def report_broken_pipeline_files():
+            raise PipelineFileError(message)
+
+        report_broken_pipeline_files()
+
+    return broken()
 
 
 def pipeline_dags() -> dict[str, DAG]:
     """DAG id -> DAG for every pipeline file (the built-in ones and ``RNNFLOW_PIPELINES``). A file
-    that does not load does not stop the others: it is reported through ``_BrokenPipelines``."""
+    that does not load does not stop the others: it is logged, warned about, and listed by the
+    ``rnnflow_broken_pipeline_files`` DAG."""
     files, problems = discover_pipelines()
     dags: dict[str, DAG] = {}
     for name, path in files.items():
@@ -199,8 +218,9 @@ def pipeline_dags() -> dict[str, DAG]:
             problems.append(f"{path}: DAG id {built.dag_id!r} is already used by another pipeline")
             continue
         dags[built.dag_id] = built
+    for problem in problems:
+        log.error("pipeline file not loaded: %s", problem)
+        warnings.warn(f"rnnflow pipeline file not loaded: {problem}", stacklevel=2)
     if problems:
-        dags[BROKEN_PIPELINES_DAG_ID] = _BrokenPipelines(
-            dag_id=BROKEN_PIPELINES_DAG_ID, schedule=None,
-            doc_md=f"{len(problems)} pipeline file(s) could not be loaded:\n" + "\n".join(problems))
+        dags[BROKEN_PIPELINES_DAG_ID] = broken_pipelines_dag(problems)
     return dags

@@ -25,13 +25,16 @@ def correlated_predictions(rng, y, accuracy_champion, accuracy_candidate, shared
     return candidate, champion
 
 
-def promotion_rate(metric, n, accuracy_champion, accuracy_candidate, seed):
+def promotion_rate(metric, n, accuracy_champion, accuracy_candidate, seed, samples=400):
+    """Share of SIMULATIONS pairs promoted. The bootstrap uses 400 resamples here (the gate 1,000):
+    enough to resolve p against 0.05, and 2.5 times faster."""
     rng = np.random.default_rng(seed)
     promoted = 0
     for _ in range(SIMULATIONS):
         y = (rng.random(n) < 0.5).astype(np.int64)
         candidate, champion = correlated_predictions(rng, y, accuracy_champion, accuracy_candidate)
-        comparison = compare_classifiers(y, candidate, champion, metric, 2, seed=int(rng.integers(1 << 30)))
+        comparison = compare_classifiers(y, candidate, champion, metric, 2, seed=int(rng.integers(1 << 30)),
+                                         samples=samples)
         promoted += decide(comparison, ALPHA, 0.0)[0]
     return promoted / SIMULATIONS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.significance import Comparison, mcnemar, paired_bootstrap
+from pipeline.significance import BOOTSTRAP_SAMPLES, Comparison, mcnemar, paired_bootstrap
 
 
 def f1_from_confusions(confusions: np.ndarray, metric: str) -> np.ndarray:
@@ -36,7 +36,7 @@ def _confusions(y_true: np.ndarray, y_pred: np.ndarray, indices: np.ndarray, cla
 
 
 def compare_classifiers(y_true: np.ndarray, candidate: np.ndarray, champion: np.ndarray, metric: str,
-                        classes: int, seed: int = 0) -> Comparison:
+                        classes: int, seed: int = 0, samples: int = BOOTSTRAP_SAMPLES) -> Comparison:
     """Candidate against champion on the same test rows (label ids; -1 for a label unknown here)."""
     y_true, candidate, champion = (np.asarray(a, dtype=np.int64) for a in (y_true, candidate, champion))
     if metric == "accuracy":
@@ -46,4 +46,4 @@ def compare_classifiers(y_true: np.ndarray, candidate: np.ndarray, champion: np.
         return (f1_from_confusions(_confusions(y_true, candidate, indices, classes), metric),
                 f1_from_confusions(_confusions(y_true, champion, indices, classes), metric))
 
-    return paired_bootstrap(metric, len(y_true), scores, seed=seed)
+    return paired_bootstrap(metric, len(y_true), scores, samples=samples, seed=seed)

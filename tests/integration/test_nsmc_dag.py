@@ -70,6 +70,18 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     assert [set(row) for row in rows] == [{"label", "label_id", "probability"}] * 2
     assert all(row["label"] in {"negative", "positive"} and 0.5 <= row["probability"] <= 1 for row in rows)
 
+    # Lineage: every link from the version back to data, config, code and DAG run resolves.
+    from pipeline.trace import trace_dag_run, trace_version
+
+    trace = trace_version(client, "nsmc-sentiment@champion")
+    assert trace.complete, trace.render()
+    assert [link.name for link in trace.links] == ["model", "promotion", "training run", "parent run",
+                                                   "airflow dag run", "config", "data", "test split", "tokenizer",
+                                                   "code"]
+    assert f"nsmc_sentiment / {dag_run.run_id} (success" in trace.render()
+    backwards = trace_dag_run(client, "nsmc_sentiment", dag_run.run_id)
+    assert backwards.complete and "nsmc-sentiment version 1 (@champion)" in backwards.render()
+
 
 def test_bad_input_fails_the_run_at_once_and_registers_nothing(airflow_db, mlflow_store, tmp_path):
     from tests.conftest import write_nsmc
