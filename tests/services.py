@@ -47,6 +47,17 @@ def require(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
+def http_ok(url: str, timeout: float = 5) -> bool:
+    """The URL answers 200 (a server's health or ping endpoint): for wait_for."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

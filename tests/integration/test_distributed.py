@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.services import (AIRFLOW, ProcessGroup, StepTimer, airflow_cli, airflow_env, dag_parsed, free_port,
-                            postgres_database, postgres_url, redis_database, run_state, wait_for)
+                            http_ok, postgres_database, postgres_url, redis_database, run_state, wait_for)
 
 # One worker runs the real-service tests one after another (make test runs pytest-xdist):
 # concurrently they would fight over two cores and ports.
@@ -29,13 +29,7 @@ MLFLOW = str(PROJECT_ROOT / ".venv" / "bin" / "mlflow")
 
 
 def _mlflow_ready(uri: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{uri}/health", timeout=3) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    return http_ok(f"{uri}/health", timeout=3)
 
 
 def _task_rows(database: str, run_id: str) -> list[tuple]:

@@ -12,7 +12,7 @@ import mlflow
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import ProcessGroup, free_port, wait_for
+from tests.services import ProcessGroup, free_port, http_ok, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
 
@@ -29,11 +29,7 @@ def _post(port: int, body: bytes | str, content_type: str = "application/json") 
 
 
 def _ping(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    return http_ok(f"http://127.0.0.1:{port}/ping")
 
 
 def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
@@ -58,8 +54,8 @@ def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
         wait_for(lambda: _ping(port), 300, "the scoring server to answer /ping", group)
         texts = ["정말 재밌어요 최고", "너무 지루했다 최악"]
         answers = {}
-        for shape, body in (("inputs", {"inputs": texts}),
-                            ("dataframe_split", {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}),
+        split = {"columns": ["text"], "data": [[text] for text in texts]}
+        for shape, body in (("inputs", {"inputs": texts}), ("dataframe_split", {"dataframe_split": split}),
                             ("dataframe_records", {"dataframe_records": [{"text": t} for t in texts]})):
             status, answer = _post(port, json.dumps(body, ensure_ascii=False))
             assert status == 200, (shape, answer)
