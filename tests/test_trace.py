@@ -13,6 +13,8 @@ class Constant(mlflow.pyfunc.PythonModel):
 
 def test_a_version_without_its_dag_run_shows_every_missing_link(mlflow_store):
     client = mlflow.MlflowClient()
+    # An explicit experiment: the fluent API may still hold an earlier test's (in another store).
+    mlflow.set_experiment("trace-test")
     with mlflow.start_run() as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
     version = mlflow.register_model(info.model_uri, "orphan", tags={

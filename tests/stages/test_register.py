@@ -41,6 +41,8 @@ def _predictions(accuracy: float, seed: int) -> list[str]:
 
 def _version(name: str, predictions: list[str] | None, test_digest: str = DIGEST) -> str:
     """A registered version whose training run recorded its test predictions (as evaluation does)."""
+    # An explicit experiment: the fluent API may still hold an earlier test's (in another store).
+    mlflow.set_experiment("promotion-test")
     with mlflow.start_run() as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=NO_INFERENCE)
         if predictions is not None:
