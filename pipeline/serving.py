@@ -12,6 +12,16 @@ import pandas as pd
 TEXT_COLUMN = "text"
 
 
+class StatelessPickle:
+    """For an ``mlflow.pyfunc.PythonModel``: MLflow runs ``load_context`` on the instance to predict
+    the input example while logging, then cloudpickles that same instance. Everything loaded is
+    rebuilt from the artifacts by ``load_context``, so pickling it too would store the Keras model
+    twice and need its custom layers importable just to unpickle."""
+
+    def __getstate__(self) -> dict:
+        return {}
+
+
 def as_texts(model_input: Any) -> list[str]:
     """Accept a string, a list of strings, a Series, or a DataFrame with a ``text`` column."""
     if isinstance(model_input, str):

@@ -87,13 +87,13 @@ class Classification:
     def serving_parts(self, config: "PipelineConfig", prepared: "ClassificationFeatures", best: "EvalResult",
                       model_path: str) -> "ServingParts":
         from pipeline.classification.features import VOCAB_FILE, split_texts
-        from pipeline.classification.serving import RawTextClassifier, serving_signature
+        from pipeline.classification.serving import OUTPUT_COLUMNS, SERVING_PARAMS, RawTextClassifier
         from pipeline.kinds import ServingParts
         from pipeline.results import TEXT_SPEC_FILE
 
         artifacts = {f"{best.flavor}_model": model_path, "text_spec": str(prepared.path(TEXT_SPEC_FILE)),
                      "vocab": str(prepared.path(VOCAB_FILE))}
-        return ServingParts(RawTextClassifier(), artifacts, serving_signature(),
+        return ServingParts(RawTextClassifier(), artifacts, SERVING_PARAMS, OUTPUT_COLUMNS,
                             split_texts(prepared.features_dir, "test"))
 
 

@@ -13,24 +13,19 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from pipeline.serving import as_texts
+from pipeline.serving import StatelessPickle, as_texts
 
 log = logging.getLogger(__name__)
 
-def serving_signature():
-    """One unnamed string column in (a list of strings, a string, or a one-column DataFrame);
-    label, label_id, probability out; ``return_attention`` adds an ``attention`` column."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-
-    return ModelSignature(
-        inputs=Schema([ColSpec("string")]),
-        outputs=Schema([ColSpec("string", "label"), ColSpec("long", "label_id"), ColSpec("double", "probability")]),
-        params=ParamSchema([ParamSpec("return_attention", "boolean", False)]),
-    )
+# Inference params and their defaults: logged with the input example, they become the
+# signature's params, so MLflow validates a request's params against them.
+SERVING_PARAMS: dict[str, Any] = {"return_attention": False}
+# The output columns, kept in the model's metadata (a DataFrame return has no type-hint schema).
+OUTPUT_COLUMNS = {"label": "string", "label_id": "long", "probability": "double",
+                  "attention": "list of [token, weight] pairs, with return_attention only"}
 
 
-class RawTextClassifier(mlflow.pyfunc.PythonModel):
+class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
     """Raw strings -> DataFrame(label, label_id, probability)."""
 
     def load_context(self, context) -> None:
@@ -61,7 +56,9 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
             self.baseline = mlflow.sklearn.load_model(context.artifacts["sklearn_model"])
             self.keras_model = None
 
-    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # The type hint makes MLflow validate requests: anything but a list of strings (or a one-column
+    # DataFrame of them) is refused with the offending elements named, before the model runs.
+    def predict(self, context, model_input: list[str], params: dict[str, Any] | None = None) -> pd.DataFrame:
         """``params={"return_attention": True}`` adds an ``attention`` column for attention models:
         per text, the ``[token, weight]`` pairs the model saw (after truncation, padding left out)."""
         from models.text_classifier import class_probabilities

@@ -32,8 +32,15 @@ class ServingParts:
 
     python_model: Any            # an mlflow.pyfunc.PythonModel
     artifacts: dict[str, str]    # artifact name -> local path
-    signature: Any               # mlflow.models.ModelSignature
+    params: dict[str, Any]       # inference params with their defaults: the signature's params
+    output_columns: dict[str, str]  # output column -> what it holds, kept in the model's metadata
     example_inputs: list[str]    # a few raw texts: the logged input example
+
+    def typed_example(self) -> dict[str, Any]:
+        """``log_model``/``save_model`` keywords: MLflow takes the input schema from ``predict``'s
+        type hint (``list[str]``) and the params schema and defaults from the example's params."""
+        return {"input_example": (list(self.example_inputs[:2]), dict(self.params)),
+                "metadata": {"rnnflow_output_columns": dict(self.output_columns)}}
 
 
 class TaskKind(Protocol):

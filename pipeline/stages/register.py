@@ -38,7 +38,7 @@ from pipeline.names import (
 )
 from pipeline.paths import PROJECT_ROOT
 from pipeline.results import EvalResult, PreparedFeatures, RegisterResult, predictions_artifact
-from pipeline.serving import TEXT_COLUMN, pinned_requirements
+from pipeline.serving import pinned_requirements
 from pipeline.significance import Comparison, decide
 from pipeline.tracking import configure
 
@@ -80,8 +80,6 @@ def run_register(config: PipelineConfig, prepared: PreparedFeatures, evaluations
 
 def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFeatures, best: EvalResult,
               lineage: Lineage, run_key: str, extra_tags: dict[str, str]):
-    import pandas as pd
-
     with tempfile.TemporaryDirectory() as tmp:
         model_path = mlflow.artifacts.download_artifacts(best.model_uri, dst_path=tmp)
         parts = kind_of(config).serving_parts(config, prepared, best, model_path)
@@ -91,9 +89,8 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFe
                 python_model=parts.python_model,
                 artifacts=parts.artifacts,
                 code_paths=[str(PROJECT_ROOT / "pipeline"), str(PROJECT_ROOT / "models")],
-                signature=parts.signature,
-                input_example=pd.DataFrame({TEXT_COLUMN: parts.example_inputs[:2]}),
                 pip_requirements=pinned_requirements(),
+                **parts.typed_example(),
             )
     tags = {**extra_tags, **lineage.tags(), RUN_KEY_TAG: run_key, ARCH_TAG: best.arch, TRAINING_RUN_TAG: best.run_id,
             **{metric_tag(key): f"{value:.6f}" for key, value in best.metrics.items()}}

@@ -86,13 +86,13 @@ class Translation:
         from pipeline.results import TEXT_SPEC_FILE
         from pipeline.translation.evaluation import load_split
         from pipeline.translation.features import SOURCE_VOCAB_FILE, TARGET_VOCAB_FILE
-        from pipeline.translation.serving import RawTextTranslator, translator_signature
+        from pipeline.translation.serving import OUTPUT_COLUMNS, RawTextTranslator, translator_params
 
         artifacts = {"keras_model": model_path, "text_spec": str(prepared.path(TEXT_SPEC_FILE)),
                      "source_vocab": str(prepared.path(SOURCE_VOCAB_FILE)),
                      "target_vocab": str(prepared.path(TARGET_VOCAB_FILE))}
         return ServingParts(RawTextTranslator(), artifacts,
-                            translator_signature(config.decode.beam_width, config.decode.length_penalty),
+                            translator_params(config.decode.beam_width, config.decode.length_penalty), OUTPUT_COLUMNS,
                             load_split(prepared.features_dir, "test").sources)
 
 

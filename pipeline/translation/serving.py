@@ -8,27 +8,23 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from pipeline.serving import as_texts
+from pipeline.serving import StatelessPickle, as_texts
 
 
-def translator_signature(beam_width: int = 5, length_penalty: float = 1.0):
-    """Raw source strings in; ``translation`` (and ``score``) out; decoding options as params.
+def translator_params(beam_width: int = 5, length_penalty: float = 1.0) -> dict[str, Any]:
+    """The decoding params and their defaults, logged with the input example as the signature's params.
 
     MLflow fills unspecified params from these defaults, so they must be the run's own
     ``decode`` settings, or a caller who sets nothing would get another decoding than evaluated."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-
-    return ModelSignature(
-        inputs=Schema([ColSpec("string")]),
-        outputs=Schema([ColSpec("string", "translation"), ColSpec("double", "score")]),
-        params=ParamSchema([ParamSpec("beam_width", "long", beam_width),
-                            ParamSpec("length_penalty", "double", float(length_penalty)),
-                            ParamSpec("max_length", "long", 0), ParamSpec("return_attention", "boolean", False)]),
-    )
+    return {"beam_width": int(beam_width), "length_penalty": float(length_penalty), "max_length": 0,
+            "return_attention": False}
 
 
-class RawTextTranslator(mlflow.pyfunc.PythonModel):
+OUTPUT_COLUMNS = {"translation": "string", "score": "double",
+                  "attention": "source_tokens, output_tokens and weights, with return_attention only"}
+
+
+class RawTextTranslator(StatelessPickle, mlflow.pyfunc.PythonModel):
     """Raw source sentences -> DataFrame(translation, score[, attention]).
 
     ``params``: ``beam_width`` (1 = greedy), ``length_penalty``, ``max_length`` (0 = the trained
@@ -55,7 +51,7 @@ class RawTextTranslator(mlflow.pyfunc.PythonModel):
         self.sos, self.eos = self.target_vocab.id_of(SOS_TOKEN), self.target_vocab.id_of(EOS_TOKEN)
         self.inference = InferenceModels.from_training_model(load_keras_model(context.artifacts["keras_model"]))
 
-    def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(self, context, model_input: list[str], params: dict[str, Any] | None = None) -> pd.DataFrame:
         from models.decoding import beam_decode, greedy_decode
         from pipeline.text.tokenizers import detokenize
         from pipeline.text.vocab import pad_ids, truncate

@@ -8,11 +8,12 @@ import mlflow.pyfunc
 import numpy as np
 import pytest
 
-from pipeline.stages.ingest import run_ingest
 from pipeline.classification.features import VOCAB_FILE
-from pipeline.classification.serving import RawTextClassifier, serving_signature
+from pipeline.classification.serving import OUTPUT_COLUMNS, SERVING_PARAMS, RawTextClassifier
+from pipeline.kinds import ServingParts
 from pipeline.results import TEXT_SPEC_FILE
 from pipeline.serving import as_texts
+from pipeline.stages.ingest import run_ingest
 from pipeline.stages.preprocess import run_preprocess
 
 
@@ -25,10 +26,12 @@ def attention_pyfunc(small_config, tmp_path):
     model = build_classifier("bilstm_attention", small_config.model, prepared.vocab_size, prepared.num_classes)
     model.save(tmp_path / "model.keras")
     features = prepared.features_dir
-    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=RawTextClassifier(), signature=serving_signature(),
-                             artifacts={"keras_model": str(tmp_path / "model.keras"),
-                                        "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"},
-                             pip_requirements=["mlflow"])  # given: no subprocess to infer them
+    artifacts = {"keras_model": str(tmp_path / "model.keras"),
+                 "text_spec": f"{features}/{TEXT_SPEC_FILE}", "vocab": f"{features}/{VOCAB_FILE}"}
+    parts = ServingParts(RawTextClassifier(), artifacts, SERVING_PARAMS, OUTPUT_COLUMNS, ["좋은 영화", "나쁜 영화"])
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=parts.python_model, artifacts=artifacts,
+                             pip_requirements=["mlflow"],  # given: no subprocess to infer them
+                             **parts.typed_example())
     return tmp_path / "pyfunc", prepared
 
 
@@ -60,3 +63,24 @@ def test_as_texts_names_the_bad_row():
     assert as_texts("하나") == ["하나"]
     with pytest.raises(ValueError, match="input row 1: expected a string"):
         as_texts(["좋다", 3])
+
+
+def test_the_logged_model_declares_typed_inputs_params_and_outputs(attention_pyfunc):
+    """MLflow takes the input schema from the ``list[str]`` hint and refuses non-text before the model
+    runs; the params and their defaults come from the logged example."""
+    from mlflow.exceptions import MlflowException
+
+    path, _ = attention_pyfunc
+    model = mlflow.pyfunc.load_model(str(path))
+    signature = model.metadata.signature
+    assert signature.inputs.to_dict() == [{"type": "string", "required": True}]
+    assert {p.name: p.default for p in signature.params.params} == {"return_attention": False}
+    assert model.metadata.metadata["rnnflow_output_columns"]["label"] == "string"
+    assert (model.metadata.saved_input_example_info or {}).get("artifact_path")  # the example is kept
+    with pytest.raises(MlflowException, match="Expected type str, but got int"):
+        model.predict([1, 2])
+    import pandas as pd
+
+    framed = model.predict(pd.DataFrame({"text": ["정말 재밌어요", "최악"]}))
+    assert framed["label"].tolist() == model.predict(["정말 재밌어요", "최악"])["label"].tolist()
+    assert model.predict([]).empty

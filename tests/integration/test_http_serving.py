@@ -53,22 +53,26 @@ def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
     try:
         wait_for(lambda: _ping(port), 300, "the scoring server to answer /ping", group)
         texts = ["정말 재밌어요 최고", "너무 지루했다 최악"]
-        answers = {}
+        status, answer = _post(port, json.dumps({"inputs": texts}, ensure_ascii=False))
+        assert status == 200, answer
+        predictions = answer["predictions"]
+        assert [set(row) for row in predictions] == [{"label", "label_id", "probability"}] * 2
+        assert all(row["label"] in {"negative", "positive"} for row in predictions)
+        with_params = {"inputs": texts, "params": {"return_attention": False}}
+        assert _post(port, json.dumps(with_params, ensure_ascii=False)) == (200, answer)
+        # The typed model takes `inputs` only; the DataFrame shapes get a 400 that says so.
         split = {"columns": ["text"], "data": [[text] for text in texts]}
-        for shape, body in (("inputs", {"inputs": texts}), ("dataframe_split", {"dataframe_split": split}),
-                            ("dataframe_records", {"dataframe_records": [{"text": t} for t in texts]})):
-            status, answer = _post(port, json.dumps(body, ensure_ascii=False))
-            assert status == 200, (shape, answer)
-            answers[shape] = answer["predictions"]
-            assert [set(row) for row in answer["predictions"]] == [{"label", "label_id", "probability"}] * 2
-            assert all(row["label"] in {"negative", "positive"} for row in answer["predictions"])
-        assert answers["inputs"] == answers["dataframe_split"] == answers["dataframe_records"]
+        for body in ({"dataframe_split": split}, {"dataframe_records": [{"text": t} for t in texts]}):
+            status, refused = _post(port, json.dumps(body, ensure_ascii=False))
+            assert status == 400 and "'inputs' key" in refused and "Traceback" not in refused, refused
         local = mlflow.pyfunc.load_model("models:/served@champion").predict(texts)
-        assert [row["label"] for row in answers["inputs"]] == local["label"].tolist()
+        assert [row["label"] for row in predictions] == local["label"].tolist()
 
-        # An empty batch fails MLflow's schema enforcement with one clear message (no traceback).
+        # An empty batch is an empty answer; non-text is refused by the typed input, naming the elements.
         status, answer = _post(port, json.dumps({"inputs": []}))
-        assert status == 400 and "missing inputs" in answer and "Traceback" not in answer
+        assert (status, answer) == (200, {"predictions": []})
+        status, answer = _post(port, json.dumps({"inputs": [1, "좋다"]}))
+        assert status == 400 and "Expected type str, but got int" in answer and "Traceback" not in answer, answer
         status, answer = _post(port, json.dumps({"inputs": ["재밌다 " * 20000]}))  # 100,000 characters
         assert status == 200 and len(answer["predictions"]) == 1
         status, answer = _post(port, '{"inputs": ["unterminated"')
