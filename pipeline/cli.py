@@ -5,6 +5,7 @@
     rnnflow init --source data.csv [--output pipeline.yaml]
     rnnflow demo
     rnnflow predict nsmc-sentiment TEXT [TEXT ...]
+    rnnflow predict nsmc-sentiment --input reviews.csv --output predictions.parquet
     rnnflow promote nsmc-sentiment 7 --reason "..."   /   rnnflow rollback nsmc-sentiment
     rnnflow lineage nsmc-sentiment@champion   /   rnnflow lineage --dag-run nsmc_sentiment/RUN_ID
     rnnflow serve nsmc-sentiment@champion [--port 5001]
@@ -216,24 +217,26 @@ def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
     return find_run_summary(dag_run_key(dag_id, dag_run_id))
 
 
-class NoSuchModel(LookupError):
-    """The registry has no such model or alias; the message says which exist."""
-
-
 def predict(model_name: str, texts: list[str], alias: str = CHAMPION) -> list[dict]:
     import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
+
+    from pipeline.batch import resolve_version
 
     configure_environment()
-    try:
-        version = mlflow.MlflowClient().get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        known = sorted(model.name for model in mlflow.MlflowClient().search_registered_models())
-        raise NoSuchModel(f"no model {model_name}@{alias} in {os.environ['MLFLOW_TRACKING_URI']} "
-                          f"(registered models: {known})") from None
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{resolve_version(model_name, alias)}")
     predictions = model.predict(texts)
     return [{"text": text, **row} for text, row in zip(texts, predictions.to_dict(orient="records"))]
+
+
+def predict_file(model_name: str, alias: str, input_path: Path, output_path: Path, text_column: str) -> str:
+    from pipeline.batch import resolve_version, score_file
+
+    configure_environment()
+    scored = score_file(model_name, resolve_version(model_name, alias), input_path, output_path, text_column)
+    counts = ", ".join(f"{label} {count}" for label, count in scored.label_counts.items())
+    return (f"scored {scored.rows} rows of {input_path} with {model_name} version {scored.model_version} (@{alias}) "
+            f"in {scored.seconds} s -> {output_path}" + (f" ({counts})" if counts else "")
+            + f"; MLflow run {scored.run_id} in experiment {model_name}-batch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,10 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     demo_shown = demo.add_mutually_exclusive_group()
     demo_shown.add_argument("--json", action="store_true", help="print only the run's JSON summary line")
     demo_shown.add_argument("--verbose", action="store_true", help="show Airflow, TensorFlow and MLflow logs too")
-    pred = commands.add_parser("predict", help="predict raw texts with a registered model's @champion")
+    pred = commands.add_parser("predict", help="predict texts or a table file with a registered model (@champion)")
     pred.add_argument("model_name")
-    pred.add_argument("texts", nargs="+")
+    pred.add_argument("texts", nargs="*", help="texts to predict (printed as JSON lines)")
     pred.add_argument("--alias", default=CHAMPION)
+    pred.add_argument("--input", help="a CSV, TSV, JSONL, Parquet or Excel file to score instead of TEXTs")
+    pred.add_argument("--output", help="where --input's predictions go (.parquet, .csv or .jsonl)")
+    pred.add_argument("--text-column", default="text", help="--input's text column (a one-column file needs none)")
     promote = commands.add_parser("promote", help="move @champion to a version by hand, with a recorded reason")
     promote.add_argument("model_name")
     promote.add_argument("version")
@@ -314,10 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("promote", "rollback"):
             print(move_champion(args))
         elif args.command == "predict":
-            for row in predict(args.model_name, args.texts, args.alias):
-                print(json.dumps(row, ensure_ascii=False))
+            if bool(args.texts) == bool(args.input) or bool(args.input) != bool(args.output):
+                parser.error("predict: give TEXTs, or --input FILE with --output FILE")
+            if args.input:
+                print(predict_file(args.model_name, args.alias, Path(args.input), Path(args.output), args.text_column))
+            else:
+                for row in predict(args.model_name, args.texts, args.alias):
+                    print(json.dumps(row, ensure_ascii=False))
     except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError, FileExistsError,
-            NoSuchModel, LookupError, ValueError) as exc:
+            LookupError, ValueError) as exc:
         print(f"rnnflow: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -329,6 +340,7 @@ def serve_model(ref: str, host: str, port: int) -> None:
     server shells out to ``uvicorn``, which is found only there."""
     import mlflow
 
+    from pipeline.batch import NoSuchModel
     from pipeline.trace import resolve_version
 
     configure_environment()

@@ -188,6 +188,23 @@ class DagConfig(FrozenConfig):
     description: str = ""
 
 
+class BatchConfig(FrozenConfig):
+    """Batch scoring: a second DAG, ``<dag_id>_batch``, scores every table file dropped in the inbox
+    with the registered ``alias`` and writes one Parquet file of predictions per input and model
+    version. It runs when a new champion is announced, when the inbox asset gets an event (a drop
+    reported through Airflow's API), and on ``schedule``, which polls the inbox."""
+
+    enabled: bool = True
+    # None: <data_root>/batch/<pipeline>/inbox and .../predictions.
+    inbox: str | None = None
+    outbox: str | None = None
+    # The text column of the dropped tables (a one-column table needs none).
+    text_column: str = "text"
+    alias: Literal[names.ALIASES] = names.CHAMPION
+    # How often the inbox is polled (cron or preset); None: only on asset events.
+    schedule: str | None = "@hourly"
+
+
 class PipelineConfig(FrozenConfig):
     pipeline: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     data_root: str = "data"
@@ -202,6 +219,7 @@ class PipelineConfig(FrozenConfig):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     @property
     def kind(self) -> str:
@@ -245,6 +263,15 @@ class PipelineConfig(FrozenConfig):
         from pipeline.paths import resolve
 
         return resolve(self.data_root)
+
+    def batch_dirs(self) -> tuple[Path, Path]:
+        """The batch-scoring inbox and the folder its predictions go to."""
+        from pipeline.paths import resolve
+
+        base = self.data_dir() / "batch" / self.pipeline
+        inbox = resolve(self.batch.inbox) if self.batch.inbox else base / "inbox"
+        outbox = resolve(self.batch.outbox) if self.batch.outbox else base / "predictions"
+        return inbox, outbox
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

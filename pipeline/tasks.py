@@ -198,3 +198,46 @@ def mark_run_failed(context) -> None:
     if not run:
         return
     mark_parent_failed(_run_config(run), run["parent_run_id"], task_instance.task_id, str(context.get("exception")))
+
+
+def _batch_config(pipeline: str) -> PipelineConfig:
+    from pipeline.tracking import configure
+
+    config = load_config(pipeline)
+    configure(config)
+    return config
+
+
+def batch_pending(pipeline: str) -> list[dict]:
+    """The inbox files the current ``batch.alias`` version has not scored, with that version pinned
+    (a promotion mid-batch does not mix two models in one batch). No such version yet: nothing to
+    do, the files wait for the first champion."""
+    import logging
+
+    from pipeline.batch import NoSuchModel, pending, resolve_version
+
+    config = _batch_config(pipeline)
+    inbox, outbox = config.batch_dirs()
+    inbox.mkdir(parents=True, exist_ok=True)
+    try:
+        version = resolve_version(config.registry.model_name, config.batch.alias)
+    except NoSuchModel as exc:
+        logging.getLogger(__name__).warning("nothing scored: %s", exc)
+        return []
+    return [{**item, "version": version} for item in pending(inbox, outbox, version)]
+
+
+@pipeline_task(lambda pipeline, item, *_: f"score {Path(item['input']).name}")
+def batch_score(pipeline: str, item: dict, dag_id: str, dag_run_id: str) -> dict:
+    """Score one inbox file. A file that cannot be scored moves to ``<inbox>/rejected/`` with the
+    reason beside it, so it fails one run, not every poll after it."""
+    from pipeline.batch import BatchInputError, reject, score_file
+
+    config = _batch_config(pipeline)
+    lineage = {f"{names.TAG_PREFIX}dag_id": dag_id, f"{names.TAG_PREFIX}dag_run_id": dag_run_id}
+    try:
+        scored = score_file(config.registry.model_name, item["version"], Path(item["input"]), Path(item["output"]),
+                            config.batch.text_column, context=lineage)
+    except BatchInputError as exc:
+        raise BatchInputError(f"{exc} (moved to {reject(Path(item['input']), str(exc))})") from exc
+    return scored.to_dict()

@@ -1,7 +1,11 @@
 """The DAG factory: every pipeline file becomes one training DAG of the same shape.
 
 start_run -> ingest -> preprocess -> train (one mapped task per architecture) -> evaluate (mapped)
--> register/promote. Each task calls one function of ``pipeline.tasks`` with small references
+-> register/promote -> announce_champion (an asset event, only when a new champion was promoted).
+With ``batch.enabled``, a second DAG, ``<dag_id>_batch``, scores the pipeline's inbox with the
+champion: on that event, on an inbox asset event, and on its polling schedule.
+
+Each task calls one function of ``pipeline.tasks`` with small references
 through XCom. Building the DAGs reads and validates the pipeline files and imports only
 ``airflow.sdk`` besides: parsing stays fast and light.
 """
@@ -103,6 +107,39 @@ def dag_schedule(config: PipelineConfig):
     return schedule
 
 
+def champion_asset(config: PipelineConfig):
+    """Updated when the pipeline's registered model gets a new champion (a promotion, not every run)."""
+    from airflow.sdk import Asset
+
+    name = config.registry.model_name
+    return Asset(name=f"rnnflow.{name}.champion", uri=f"mlflow-registry://{name}/champion", group="model")
+
+
+def inbox_asset(config: PipelineConfig):
+    """The batch inbox: a drop reported as an event on it (Airflow's API) is scored at once."""
+    from airflow.sdk import Asset
+
+    inbox, _ = config.batch_dirs()
+    return Asset(name=f"rnnflow.{config.pipeline}.inbox", uri=inbox.resolve().as_uri())
+
+
+def predictions_asset(config: PipelineConfig):
+    from airflow.sdk import Asset
+
+    _, outbox = config.batch_dirs()
+    return Asset(name=f"rnnflow.{config.pipeline}.predictions", uri=outbox.resolve().as_uri())
+
+
+def batch_schedule(config: PipelineConfig):
+    """A new champion or an inbox event; also every ``batch.schedule`` tick, which polls the inbox."""
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    assets = champion_asset(config) | inbox_asset(config)
+    if config.batch.schedule is None:
+        return assets
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(config.batch.schedule, timezone="UTC"), assets=assets)
+
+
 def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
     """A DAG that trains the pipeline's architectures side by side and promotes the best.
 
@@ -163,13 +200,62 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
 
             return tasks.register(run, prepared, evaluations)
 
+        @task(outlets=[champion_asset(config)])
+        def announce_champion(registered: dict) -> str:
+            """Succeeds, and so updates the champion asset, only when this run promoted a champion."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            if registered["alias"] != names.CHAMPION:
+                raise AirflowSkipException(f"version {registered['version']} is @{registered['alias']}: "
+                                           f"the champion did not change")
+            return f"{registered['model_name']} version {registered['version']} is @champion"
+
         run = start_run()
         prepared = preprocess(run, ingest(run))
         trained = train.partial(run=run, prepared=prepared).expand(arch=architectures(run))
         evaluated = evaluate.partial(run=run, prepared=prepared).expand(trained=trained)
-        register(run, prepared, evaluated)
+        announce_champion(register(run, prepared, evaluated))
 
     return pipeline_dag()
+
+
+def batch_dag(config: PipelineConfig, source: str | None = None) -> DAG:
+    """Scores every new file in the pipeline's inbox with the champion (``pipeline.batch``)."""
+    pipeline = source or config.pipeline
+    inbox, outbox = config.batch_dirs()
+
+    @dag(
+        dag_id=f"{config.dag_id}_batch",
+        schedule=batch_schedule(config),
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["rnnflow", "batch", config.kind, *config.dag.tags],
+        doc_md=(f"### {config.pipeline}: batch scoring\n\nScores each CSV, TSV, JSONL, Parquet or Excel file "
+                f"dropped in `{inbox}` (text column `{config.batch.text_column}`) with "
+                f"`{config.registry.model_name}@{config.batch.alias}` into `{outbox}`, one Parquet file per input "
+                f"and model version. Runs on a new champion, on an event on the inbox asset, and "
+                f"{'on ' + repr(config.batch.schedule) if config.batch.schedule else 'on no schedule'}. "
+                f"Copy files in under a hidden or `.part` name and rename them: those are left alone. "
+                f"A file that cannot be scored moves to `rejected/` with the reason beside it."),
+        default_args={"owner": "rnnflow", "retries": 1, "retry_delay": timedelta(minutes=1)},
+    )
+    def scoring_dag():
+        @task
+        def find_pending() -> list[dict]:
+            from pipeline import tasks
+
+            return tasks.batch_pending(pipeline)
+
+        @task(outlets=[predictions_asset(config)], map_index_template="{{ task.op_kwargs['item']['input'] }}")
+        def score(item: dict, dag=None, run_id=None) -> dict:
+            from pipeline import tasks
+
+            return tasks.batch_score(pipeline, item, dag.dag_id, run_id)
+
+        score.expand(item=find_pending())
+
+    return scoring_dag()
 
 
 class PipelineFileError(ValueError):
@@ -210,14 +296,16 @@ def pipeline_dags() -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     for name, path in files.items():
         try:
-            built = training_dag(load_config(name))
+            config = load_config(name)
+            built = [training_dag(config)] + ([batch_dag(config)] if config.batch.enabled else [])
         except (ConfigError, ValueError) as exc:
             problems.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             continue
-        if built.dag_id in dags:
-            problems.append(f"{path}: DAG id {built.dag_id!r} is already used by another pipeline")
+        taken = [one.dag_id for one in built if one.dag_id in dags]
+        if taken:
+            problems.append(f"{path}: DAG id {taken[0]!r} is already used by another pipeline")
             continue
-        dags[built.dag_id] = built
+        dags.update({one.dag_id: one for one in built})
     for problem in problems:
         log.error("pipeline file not loaded: %s", problem)
         warnings.warn(f"rnnflow pipeline file not loaded: {problem}", stacklevel=2)

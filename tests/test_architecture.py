@@ -23,7 +23,7 @@ LAYERS = [
     ["pipeline.text", "pipeline.lineage", "pipeline.results", "pipeline.plots", "pipeline.devices",
      "pipeline.serving", "pipeline.init"],
     ["pipeline.compare", "pipeline.features", "pipeline.fitting", "pipeline.kinds", "pipeline.validation"],
-    ["pipeline.tracking", "pipeline.trace"],
+    ["pipeline.tracking", "pipeline.trace", "pipeline.batch"],
     ["pipeline.classification", "pipeline.translation"],
     ["pipeline.stages"],
     ["pipeline.tasks"],

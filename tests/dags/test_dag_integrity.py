@@ -8,7 +8,9 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 BUILT_IN_DAGS = {"nsmc_sentiment", "reuters_topics", "aihub_translation", "sms_spam", "imdb_sentiment"}
-TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "register"}
+# Each pipeline also has its batch-scoring DAG.
+BATCH_DAGS = {f"{dag_id}_batch" for dag_id in BUILT_IN_DAGS}
+TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "register", "announce_champion"}
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +32,13 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dags) == BUILT_IN_DAGS
+    assert set(dagbag.dags) == BUILT_IN_DAGS | BATCH_DAGS
 
 
 def test_tags_retries_docs_and_schedule(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert "rnnflow" in dag.tags, dag_id
-        assert dag.doc_md and "#### Params" in dag.doc_md, dag_id
+        assert dag.doc_md and ("#### Params" in dag.doc_md or dag_id in BATCH_DAGS), dag_id
         assert dag.catchup is False, dag_id
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
@@ -52,6 +54,30 @@ def test_every_pipeline_has_the_same_shape_and_params(dagbag, dag_id):
     assert type(dag.get_task("evaluate")).__name__.endswith("MappedOperator")
     assert set(dag.params.keys()) == set(names.DAG_PARAM_FIELDS) | {names.OVERRIDES_PARAM}
     assert dag.get_task("register").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
+
+
+@pytest.mark.parametrize("dag_id", sorted(BUILT_IN_DAGS))
+def test_a_promotion_announces_the_champion_and_batch_scoring_listens(dagbag, dag_id):
+    from pipeline.config import load_config
+
+    training, batch = dagbag.dags[dag_id], dagbag.dags[f"{dag_id}_batch"]
+    config = load_config(next(name for name, d in _pipelines().items() if d == dag_id))
+    announce = training.get_task("announce_champion")
+    assert announce.upstream_task_ids == {"register"}
+    assert [asset.uri for asset in announce.outlets] == [f"mlflow-registry://{config.registry.model_name}/champion"]
+    inbox, outbox = config.batch_dirs()
+    assert type(batch.timetable).__name__ == "AssetOrTimeSchedule"
+    assert {asset.uri for asset in batch.timetable.asset_condition.objects} == {
+        f"mlflow-registry://{config.registry.model_name}/champion", inbox.resolve().as_uri()}
+    assert {t.task_id for t in batch.tasks} == {"find_pending", "score"}
+    assert type(batch.get_task("score")).__name__.endswith("MappedOperator")
+    assert [asset.uri for asset in batch.get_task("score").outlets] == [outbox.resolve().as_uri()]
+
+
+def _pipelines() -> dict[str, str]:
+    from pipeline.config import discover_pipelines, load_config
+
+    return {name: load_config(name).dag_id for name in discover_pipelines()[0]}
 
 
 def test_schedules_come_from_the_pipeline_files(dagbag):
@@ -123,13 +149,15 @@ def test_a_dag_processor_with_the_distributed_settings(tmp_path):
                     f"{tmp_path / 'typo.yaml'} is invalid:   train.epochz: unknown field"):
         assert problem in parsed["broken_doc"]
         assert any(problem.replace("   ", "\n  ") in warning for warning in parsed["warnings"])
-    assert parsed["dags"] == ["aihub_translation", "imdb_sentiment", "inbox", "nsmc_sentiment", "reuters_topics",
-                              "reviews", "rnnflow_broken_pipeline_files", "sms_spam"]
+    training = ["aihub_translation", "imdb_sentiment", "inbox", "nsmc_sentiment", "reuters_topics", "reviews",
+                "sms_spam"]
+    assert parsed["dags"] == sorted(training + [f"{d}_batch" for d in training] + ["rnnflow_broken_pipeline_files"])
     assert parsed["inbox_schedule"] == "AssetTriggeredTimetable"
     assert parsed["inbox_assets"] == ["file:///srv/inbox/reviews.csv"]
     assert parsed["reviews_tags"] == ["classification", "reviews", "rnnflow"]
     for dag_id, dag_queues in parsed["queues"].items():
-        if dag_id == "rnnflow_broken_pipeline_files":
+        if dag_id == "rnnflow_broken_pipeline_files" or dag_id.endswith("_batch"):
+            assert set(dag_queues.values()) == {"default"}
             continue
         assert dag_queues["train"] == "gpu"
         assert {queue for task, queue in dag_queues.items() if task != "train"} == {"default"}

@@ -112,6 +112,11 @@ def test_korean_csv_three_classes_yaml_only_then_drift_warns_then_stops(tmp_path
 
 
 def test_korean_tsv_with_separate_train_and_dev_files(tmp_path, cli_env):
+    train_tsv_pipeline(tmp_path, cli_env)
+
+
+def train_tsv_pipeline(tmp_path, cli_env):
+    """A Korean TSV pipeline with separate train and dev files, run once from the CLI; its file."""
     rows = {"train": 40, "dev": 12}
     for name, count in rows.items():
         lines = ["sentence\tlabel"]
@@ -137,3 +142,54 @@ data_root: {tmp_path / 'data'}
     assert {"test_accuracy", "test_macro_f1"} <= set(summary["models"]["tfidf_nb"])
     predicted = mlflow.pyfunc.load_model("models:/reviews-model@champion").predict(["감동적인 영화 최고"])
     assert predicted["label"].tolist() == ["긍정"]
+    return pipeline
+
+
+def _asset_events(uri: str) -> list:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                               .where(AssetModel.uri == uri)).all()
+
+
+def test_the_promotion_event_and_inbox_scoring_under_a_real_airflow_run(tmp_path, cli_env, monkeypatch):
+    """The TSV pipeline's promotion updates the champion asset; its batch DAG then scores the inbox
+    with the champion, rejects a file it cannot read, and a rerun scores nothing twice."""
+    import pandas as pd
+
+    from pipeline.cli import make_discoverable
+    from pipeline.config import load_config
+    from pipeline.workflow import batch_dag
+
+    pipeline = train_tsv_pipeline(tmp_path, cli_env)
+    assert len(_asset_events("mlflow-registry://reviews-model/champion")) == 1
+    config = load_config(str(pipeline))
+    inbox, outbox = config.batch_dirs()
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "today.csv").write_text("id,text\n1,감동적인 영화 최고\n2,지루하고 돈 아까운 영화\n", encoding="utf-8")
+    (inbox / "broken.csv").write_text("id,body\n1,본문\n", encoding="utf-8")
+    (inbox / ".arriving.csv").write_text("text\n아직 쓰는 중\n", encoding="utf-8")
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", cli_env["MLFLOW_TRACKING_URI"])
+    make_discoverable(str(pipeline))
+    dag = batch_dag(config, source=str(pipeline.resolve()))
+    first = dag.test()
+    assert str(getattr(first.state, "value", first.state)) == "failed"  # broken.csv failed its task
+    [scored] = outbox.glob("today.v1.*.parquet")
+    frame = pd.read_parquet(scored)
+    assert frame["label"].tolist() == ["긍정", "부정"] and set(frame["model_version"]) == {"1"}
+    assert frame["id"].tolist() == ["1", "2"] and len(set(frame["input_digest"])) == 1
+    assert (inbox / "rejected" / "broken.csv").is_file()
+    assert "no text column 'text'" in (inbox / "rejected" / "broken.csv.error.txt").read_text(encoding="utf-8")
+    assert (inbox / ".arriving.csv").is_file() and len(list(outbox.iterdir())) == 1
+    runs = mlflow.MlflowClient().search_runs([mlflow.get_experiment_by_name("reviews-model-batch").experiment_id])
+    assert [(run.info.status, run.data.tags["rnnflow.dag_run_id"]) for run in runs] == [("FINISHED", first.run_id)]
+    assert len(_asset_events(outbox.resolve().as_uri())) == 1
+
+    second = dag.test()  # the same champion, nothing new: nothing is scored twice
+    assert str(getattr(second.state, "value", second.state)) == "success"
+    assert len(list(outbox.iterdir())) == 1 and len(mlflow.MlflowClient().search_runs(
+        [runs[0].info.experiment_id])) == 1
