@@ -64,3 +64,43 @@ def class_probabilities(outputs) -> np.ndarray:
 
 def loss_for(num_classes: int) -> str:
     return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+
+
+class LengthBuckets:
+    """A classifier's forward pass for inference on token-id lists of any length.
+
+    Every classifier masks padding (id 0), so its output does not depend on how far a row is
+    padded: texts are sorted by length and each batch is padded only to its own longest text, not
+    to the model's ``max_len`` (an RNN's cost grows with the padded length). The forward pass is
+    compiled once for any batch size and length; ``model.predict`` builds a dataset and steps
+    through it on every call, which dominates the time for one text."""
+
+    def __init__(self, model: keras.Model, batch_size: int = 512):
+        self.model = model
+        self.batch_size = batch_size
+        self._forward = _compiled_forward(model)
+
+    def __call__(self, id_lists) -> np.ndarray:
+        """Raw model outputs ``(len(id_lists), units)`` in the input order; ids already truncated."""
+        lengths = np.fromiter((len(ids) for ids in id_lists), dtype=np.int64, count=len(id_lists))
+        order = np.argsort(lengths, kind="stable")
+        outputs = None
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            batch = np.zeros((len(rows), max(1, int(lengths[rows[-1]]))), dtype=np.int32)
+            for position, row in enumerate(rows):
+                batch[position, : lengths[row]] = id_lists[row]
+            out = np.asarray(self._forward(batch))
+            if outputs is None:
+                outputs = np.empty((len(order), *out.shape[1:]), dtype=out.dtype)
+            outputs[rows] = out
+        return outputs if outputs is not None else np.empty((0, self.model.outputs[0].shape[-1]), dtype=np.float32)
+
+
+def _compiled_forward(model: keras.Model):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda ids: model(ids, training=False), reduce_retracing=True,
+                           input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    return lambda ids: keras.ops.convert_to_numpy(model(ids, training=False))

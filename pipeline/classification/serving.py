@@ -47,8 +47,10 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         self.label_names = list(spec["label_names"])
         if "keras_model" in context.artifacts:
             from models.saving import load_keras_model
+            from models.text_classifier import LengthBuckets
 
             self.keras_model = load_keras_model(context.artifacts["keras_model"])
+            self.forward = LengthBuckets(self.keras_model)
             self.baseline = None
         else:
             import mlflow.sklearn
@@ -82,8 +84,7 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
                                                  self.truncate_from)
             probabilities = class_probabilities(outputs)
         else:
-            ids = self.encode(token_lists)
-            probabilities = class_probabilities(self.keras_model.predict(ids, batch_size=256, verbose=0))
+            probabilities = class_probabilities(self.forward(self.ids_of(token_lists)))
         label_ids = probabilities.argmax(axis=1)
         result = pd.DataFrame({
             "label": [self.label_names[i] for i in label_ids],
@@ -106,7 +107,8 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
                 raise ValueError(f"return_attention: {exc}") from exc
         return self._inspector
 
-    def encode(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-        from pipeline.text.vocab import pad_ids
+    def ids_of(self, token_lists: Sequence[Sequence[str]]) -> list[Sequence[int]]:
+        """Token ids as the model saw them in training: cut to ``max_len`` from ``truncate_from``."""
+        from pipeline.text.vocab import truncate
 
-        return pad_ids([self.vocab.encode(tokens) for tokens in token_lists], self.max_len, self.truncate_from)
+        return [truncate(self.vocab.encode(tokens), self.max_len, self.truncate_from) for tokens in token_lists]

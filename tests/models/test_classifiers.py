@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from models.config import ModelConfig
 from models.registry import architectures, build_classifier
 
 CLASSIFIERS = architectures("classifiers")
-from models.config import ModelConfig
 
 CONFIG = ModelConfig(embedding_dim=8, units=4, dropout_rate=0.1)
 BATCH = np.array([[3, 4, 5, 0, 0], [6, 7, 0, 0, 0]], dtype=np.int32)
@@ -67,3 +67,20 @@ def test_attention_inspector_exposes_weights_that_ignore_padding():
     weights = np.asarray(weights)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
     assert (weights[0, 3:] == 0).all() and (weights[1, 2:] == 0).all()
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_length_buckets_give_what_predict_gives_on_full_padding(name):
+    """Serving's bucketed, compiled forward pass against ``model.predict`` on rows padded to max_len,
+    for texts of mixed lengths (empty ones included) across several buckets, in the input order."""
+    from models.text_classifier import LengthBuckets
+
+    model = build_classifier(name, CONFIG, vocab_size=10, num_classes=3)
+    rng = np.random.default_rng(0)
+    id_lists = [list(rng.integers(1, 10, size=length)) for length in rng.integers(0, 12, size=23)]
+    padded = np.zeros((len(id_lists), 12), dtype=np.int32)
+    for row, ids in enumerate(id_lists):
+        padded[row, : len(ids)] = ids
+    expected = model.predict(padded, verbose=0)
+    np.testing.assert_allclose(LengthBuckets(model, batch_size=4)(id_lists), expected, rtol=1e-4, atol=1e-5)
+    assert LengthBuckets(model)([]).shape == (0, 3)
