@@ -17,6 +17,9 @@ from pipeline.serving import StatelessPickle, as_texts
 
 log = logging.getLogger(__name__)
 
+# From this many texts, a request is tokenized by a pool of processes (see token_chunks).
+PARALLEL_FROM = 2_000
+SERVING_TOKENIZER_WORKERS = 4
 # Inference params and their defaults: logged with the input example, they become the
 # signature's params, so MLflow validates a request's params against them.
 SERVING_PARAMS: dict[str, Any] = {"return_attention": False}
@@ -31,11 +34,16 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from pipeline.config import TextConfig
         from pipeline.io import read_json
+        from pipeline.text.parallel import TokenizerPool, default_workers
         from pipeline.text.processor import TextProcessor
         from pipeline.text.vocab import Vocabulary
 
         spec = read_json(context.artifacts["text_spec"])
-        self.processor = TextProcessor.from_config(TextConfig.model_validate(spec["text_config"]))
+        text_config = TextConfig.model_validate(spec["text_config"])
+        self.processor = TextProcessor.from_config(text_config)
+        # The serving machine's cores, not the training's text.workers; a few workers keep the gain
+        # without a tokenizer (or a konlpy JVM) per core of a large server.
+        self.tokenizer_pool = TokenizerPool(text_config, workers=min(SERVING_TOKENIZER_WORKERS, default_workers()))
         trained_with = spec["processor"]["tokenizer"]
         serving_with = self.processor.tokenizer.identity()
         if trained_with != serving_with:
@@ -73,18 +81,18 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
             empty = pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
                                   "probability": pd.Series(dtype=np.float64)})
             return empty.assign(attention=pd.Series(dtype=object)) if return_attention else empty
-        token_lists = [self.processor.tokens(text) for text in texts]
         attention = None
         if self.baseline is not None:
-            probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in token_lists])
+            probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in self.tokens(texts)])
         elif return_attention:
             from pipeline.classification.attention import token_attention
 
-            outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
+            outputs, attention = token_attention(self.inspector(), self.vocab, self.tokens(texts), self.max_len,
                                                  self.truncate_from)
             probabilities = class_probabilities(outputs)
         else:
-            probabilities = class_probabilities(self.forward(self.ids_of(token_lists)))
+            probabilities = np.concatenate([class_probabilities(self.forward(self.ids_of(tokens)))
+                                            for tokens in self.token_chunks(texts)])
         label_ids = probabilities.argmax(axis=1)
         result = pd.DataFrame({
             "label": [self.label_names[i] for i in label_ids],
@@ -106,6 +114,18 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
             except ValueError as exc:
                 raise ValueError(f"return_attention: {exc}") from exc
         return self._inspector
+
+    def token_chunks(self, texts: Sequence[str]):
+        """Each chunk's token lists, in order. A large request is tokenized by a pool of processes
+        while the caller runs the model on the chunks already done; a small one here (no start-up,
+        no pickling)."""
+        if len(texts) < PARALLEL_FROM or self.tokenizer_pool.workers < 2:
+            yield [self.processor.tokens(text) for text in texts]
+            return
+        yield from self.tokenizer_pool.chunks(texts, max(500, -(-len(texts) // 8)))
+
+    def tokens(self, texts: Sequence[str]) -> list[list[str]]:
+        return [tokens for chunk in self.token_chunks(texts) for tokens in chunk]
 
     def ids_of(self, token_lists: Sequence[Sequence[str]]) -> list[Sequence[int]]:
         """Token ids as the model saw them in training: cut to ``max_len`` from ``truncate_from``."""

@@ -8,12 +8,14 @@ standard library's spawn does not handle on its own: see ``_spawn_anywhere``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import multiprocessing
 import multiprocessing.process
 import os
 import sys
+import time
 import types
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -123,3 +125,35 @@ def cached_tokenize(texts: Sequence[str], config: TextConfig, table_digest: str,
     with atomic_path(path) as tmp:
         pd.DataFrame({"tokens": tokens}).to_parquet(tmp, index=False)
     return tokens, False
+
+
+class TokenizerPool:
+    """Standing tokenizer processes for a loaded model: started on the first large batch, reused by
+    every later one. ``chunks`` yields each chunk's tokens in order as soon as it is ready, so the
+    caller runs the model on one chunk while the workers tokenize the next (MeCab holds the GIL:
+    threads would not help)."""
+
+    def __init__(self, config: TextConfig, workers: int | None = None):
+        self.config = config
+        self.workers = workers or config.workers or default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def chunks(self, texts: Sequence[str], chunk_size: int):
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            with _spawn_anywhere():
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                                 initargs=(self.config.model_dump(mode="json"),))
+                # A spawn pool starts workers on demand, at a submit that finds none idle: one busy
+                # task per worker starts them all now, inside the context, not at a later request.
+                for started in [self._pool.submit(time.sleep, 0.2) for _ in range(self.workers)]:
+                    started.result()
+            atexit.register(self.close)  # before interpreter teardown, where the pool's own cleanup fails
+        parts = [texts[i: i + chunk_size] for i in range(0, len(texts), chunk_size)]
+        for joined in self._pool.map(_tokenize_chunk, parts):
+            yield [line.split(" ") if line else [] for line in joined]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.config import TextConfig
-from pipeline.text.parallel import cached_tokenize, token_cache_key, tokenize_texts
+from pipeline.text.parallel import TokenizerPool, cached_tokenize, token_cache_key, tokenize_texts
 from pipeline.text.processor import TextProcessor
 
 TEXTS = ["정말 재밌는 영화였어요!!", "최악... 시간 낭비", "배우 연기가 좋다 ㅋㅋㅋㅋ"] * 7
@@ -60,3 +60,20 @@ def test_pool_works_under_a_main_script_that_cannot_be_reimported(tmp_path):
     expected = TextProcessor.from_config(TextConfig(tokenizer="mecab", workers=1)).joined_tokens(
         ["영화 정말 재미있다", "최악이다"] * 4)
     assert result.stdout.strip().split("|") == expected
+
+
+def test_a_standing_pool_streams_chunks_in_order_and_is_reused():
+    config = TextConfig(tokenizer="mecab")
+    texts = [f"영화가 정말 재밌어요 {i}번째" if i % 7 else "" for i in range(1_030)]
+    serial = TextProcessor.from_config(config)
+    pool = TokenizerPool(config, workers=2)
+    try:
+        chunks = list(pool.chunks(texts, 250))
+        assert [len(chunk) for chunk in chunks] == [250, 250, 250, 250, 30]
+        assert [tokens for chunk in chunks for tokens in chunk] == [serial.tokens(text) for text in texts]
+        first = pool._pool
+        assert len(first._processes) == 2  # all started with the pool, none later outside its set-up
+        assert list(pool.chunks(texts[:3], 250)) == [[serial.tokens(text) for text in texts[:3]]]
+        assert pool._pool is first  # the workers stay up between requests
+    finally:
+        pool.close()
