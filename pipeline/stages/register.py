@@ -111,14 +111,19 @@ class Gate:
     compare: Callable[[list[str], list[str]], Comparison]
 
 
+def training_run_of(client: MlflowClient, name: str, version: str) -> str | None:
+    """The run that trained a version (rnnflow's tag), else the run its model was logged in."""
+    found = client.get_model_version(name, version)
+    return found.tags.get(TRAINING_RUN_TAG) or found.run_id
+
+
 def version_predictions(client: MlflowClient, name: str, version: str, gate: Gate) -> list[str]:
     """A version's predictions on this run's test split: recorded on its training run by
     evaluation (or by an earlier gate), else computed through its pyfunc once and recorded there,
     so a champion is not re-scored on every run."""
     import json
 
-    run_id = client.get_model_version(name, version).tags.get(TRAINING_RUN_TAG) \
-        or client.get_model_version(name, version).run_id
+    run_id = training_run_of(client, name, version)
     artifact = predictions_artifact(gate.test_digest)
     try:
         return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")["predictions"]
@@ -165,7 +170,7 @@ def promote(client: MlflowClient, name: str, version: str, gate: Gate) -> tuple[
     client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, DECISION_TAG, alias)
     client.set_model_version_tag(name, version, REASON_TAG, reason[:4000])
-    run_id = client.get_model_version(name, version).tags.get(TRAINING_RUN_TAG)
+    run_id = training_run_of(client, name, version)
     if run_id:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "decision.json"

@@ -14,6 +14,7 @@ from pipeline.config import load_config, validate_config
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.io import read_json
 from pipeline.stages.ingest import run_ingest
+from tests.corpora.payload import CodeRunningPayload
 
 WORDS = ["the", "movie", "was", "great", "awful", "plot", "acting", "boring"]
 
@@ -105,19 +106,11 @@ def test_imdb_npz_with_a_wrong_digest_is_refused(http_root, tmp_path):
         run_ingest(config)
 
 
-class _Marker:
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def test_a_crafted_local_imdb_npz_never_runs(tmp_path):
     folder, marker = tmp_path / "local", tmp_path / "ran"
     _write_imdb_npz(folder)
     payload = np.empty(1, dtype=object)
-    payload[0] = _Marker(str(marker))
+    payload[0] = CodeRunningPayload(marker)
     np.savez(folder / "imdb.npz", x_train=payload, y_train=np.zeros(1), x_test=payload, y_test=np.zeros(1))
     pickle.dumps(payload)  # the payload is a real pickle
     config = load_config("imdb", {"data_root": str(tmp_path / "data"), "corpus.source": str(folder)})

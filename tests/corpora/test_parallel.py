@@ -10,8 +10,8 @@ from pipeline.config import load_config
 from pipeline.corpora.errors import CorpusFormatError
 from pipeline.corpora.readers.table_pairs import file_domain
 from pipeline.corpora.readers.tsv_pairs import TsvStats, read_tsv_pairs
-from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
+from pipeline.stages.ingest import run_ingest
 
 
 def _workbook(path, header, rows):

@@ -10,8 +10,9 @@ import pytest
 from pipeline.config import load_config
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.corpora.readers.reuters_npz import KERAS_REUTERS_TOPICS
-from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
+from pipeline.stages.ingest import run_ingest
+from tests.corpora.payload import CodeRunningPayload
 from tests.corpora.test_reuters import _document
 
 WORDS = ["the", "of", "to", "said", "oil", "wheat", "profit", "bank"]
@@ -77,21 +78,11 @@ def test_npz_topic_out_of_range_names_the_row(tmp_path):
         run_ingest(_npz_config(tmp_path, **{"corpus.source": str(folder), "corpus.sha256": trusted}))
 
 
-class _Payload:
-    """Unpickling this calls open(marker, "w"): proof that loading a file ran code from it."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_crafted_local_npz_is_refused_before_anything_in_it_runs(tmp_path):
     folder, marker = tmp_path / "local", tmp_path / "code-ran"
     _write_npz(folder)
     x = np.empty(1, dtype=object)
-    x[0] = _Payload(marker)
+    x[0] = CodeRunningPayload(marker)
     np.savez(folder / "reuters.npz", x=x, y=np.array([3]))
     # The payload is real: an unguarded np.load would run it.
     with np.load(folder / "reuters.npz", allow_pickle=True) as arrays:
