@@ -12,6 +12,23 @@ import pandas as pd
 TEXT_COLUMN = "text"
 
 
+def _mlflow_exception():
+    from mlflow.exceptions import MlflowException
+
+    return MlflowException
+
+
+class BadServingInput(_mlflow_exception(), ValueError):
+    """A request the model cannot answer: an MLflowException with INVALID_PARAMETER_VALUE, so the
+    scoring server answers 400 with this one message (any other exception is a response carrying
+    a server stack trace); a ValueError for in-process callers."""
+
+    def __init__(self, message: str):
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
 class StatelessPickle:
     """For an ``mlflow.pyfunc.PythonModel``: MLflow runs ``load_context`` on the instance to predict
     the input example while logging, then cloudpickles that same instance. Everything loaded is
@@ -36,10 +53,10 @@ def as_texts(model_input: Any) -> list[str]:
     elif isinstance(model_input, (pd.Series, np.ndarray, list, tuple)):
         values = list(model_input)
     else:
-        raise TypeError(f"input must be text, a list of texts or a DataFrame; got {type(model_input).__name__}")
+        raise BadServingInput(f"input must be text, a list of texts or a DataFrame; got {type(model_input).__name__}")
     for row, value in enumerate(values):
         if not isinstance(value, str):
-            raise ValueError(f"input row {row}: expected a string, got {type(value).__name__} {value!r}")
+            raise BadServingInput(f"input row {row}: expected a string, got {type(value).__name__} {str(value)[:40]!r}")
     return list(values)
 
 

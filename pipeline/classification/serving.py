@@ -13,7 +13,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from pipeline.serving import StatelessPickle, as_texts
+from pipeline.serving import BadServingInput, StatelessPickle, as_texts
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,16 @@ SERVING_TOKENIZER_WORKERS = 4
 SERVING_PARAMS: dict[str, Any] = {"return_attention": False}
 # The output columns, kept in the model's metadata (a DataFrame return has no type-hint schema).
 OUTPUT_COLUMNS = {"label": "string", "label_id": "long", "probability": "double",
+                  "known_tokens": "long: the text's tokens in the model's vocabulary (0: the answer rests on no "
+                                  "known word, e.g. an empty or emoji-only text)",
                   "attention": "list of [token, weight] pairs, with return_attention only"}
+
+
+def known_counts(id_lists) -> list[int]:
+    """Per text, how many of the ids the model saw are in its vocabulary (not the OOV id)."""
+    from pipeline.text.vocab import OOV_ID
+
+    return [sum(1 for i in ids if i != OOV_ID) for ids in id_lists]
 
 
 class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
@@ -76,28 +85,37 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         texts = as_texts(model_input)
         return_attention = bool((params or {}).get("return_attention", False))
         if return_attention and self.keras_model is None:
-            raise ValueError("return_attention: this model is a bag-of-words baseline, it has no attention")
+            raise BadServingInput("return_attention: this model is a bag-of-words baseline, it has no attention")
         if not texts:
             empty = pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
-                                  "probability": pd.Series(dtype=np.float64)})
+                                  "probability": pd.Series(dtype=np.float64),
+                                  "known_tokens": pd.Series(dtype=np.int64)})
             return empty.assign(attention=pd.Series(dtype=object)) if return_attention else empty
-        attention = None
-        if self.baseline is not None:
-            probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in self.tokens(texts)])
-        elif return_attention:
-            from pipeline.classification.attention import token_attention
+        attention, known = None, []
+        if self.baseline is not None or return_attention:
+            token_lists = self.tokens(texts)
+            known = known_counts(self.ids_of(token_lists))
+            if self.baseline is not None:
+                probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in token_lists])
+            else:
+                from pipeline.classification.attention import token_attention
 
-            outputs, attention = token_attention(self.inspector(), self.vocab, self.tokens(texts), self.max_len,
-                                                 self.truncate_from)
-            probabilities = class_probabilities(outputs)
+                outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
+                                                     self.truncate_from)
+                probabilities = class_probabilities(outputs)
         else:
-            probabilities = np.concatenate([class_probabilities(self.forward(self.ids_of(tokens)))
-                                            for tokens in self.token_chunks(texts)])
+            parts = []
+            for token_lists in self.token_chunks(texts):
+                ids = self.ids_of(token_lists)
+                parts.append(class_probabilities(self.forward(ids)))
+                known.extend(known_counts(ids))
+            probabilities = np.concatenate(parts)
         label_ids = probabilities.argmax(axis=1)
         result = pd.DataFrame({
             "label": [self.label_names[i] for i in label_ids],
             "label_id": label_ids.astype(np.int64),
             "probability": probabilities[np.arange(len(texts)), label_ids],
+            "known_tokens": np.asarray(known, dtype=np.int64),
         })
         if attention is not None:
             result["attention"] = [[[token, round(float(weight), 6)] for token, weight in pairs]
@@ -112,7 +130,7 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
             try:
                 self._inspector = attention_inspector(self.keras_model)
             except ValueError as exc:
-                raise ValueError(f"return_attention: {exc}") from exc
+                raise BadServingInput(f"return_attention: {exc}") from exc
         return self._inspector
 
     def token_chunks(self, texts: Sequence[str]):

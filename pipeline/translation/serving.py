@@ -8,7 +8,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from pipeline.serving import StatelessPickle, as_texts
+from pipeline.serving import BadServingInput, StatelessPickle, as_texts
 
 
 def translator_params(beam_width: int = 5, length_penalty: float = 1.0) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class RawTextTranslator(StatelessPickle, mlflow.pyfunc.PythonModel):
         alpha = float(params.get("length_penalty", self.defaults["length_penalty"]))
         max_length = int(params.get("max_length") or self.max_output_len)
         if beam_width < 1 or max_length < 1:
-            raise ValueError(f"beam_width ({beam_width}) and max_length ({max_length}) must be at least 1")
+            raise BadServingInput(f"beam_width ({beam_width}) and max_length ({max_length}) must be at least 1")
         texts = as_texts(model_input)
         if not texts:
             return pd.DataFrame({"translation": pd.Series(dtype=str), "score": pd.Series(dtype=np.float64)})

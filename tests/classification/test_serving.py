@@ -49,7 +49,7 @@ def test_attention_model_returns_weights_per_token_when_asked(attention_pyfunc, 
                             timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["columns"] == ["label", "label_id", "probability"]
+    assert out["columns"] == ["label", "label_id", "probability", "known_tokens"]
     np.testing.assert_allclose(out["inspected"], out["plain"], rtol=1e-5)
     first, long = out["attention"]
     assert [token for token, _ in first][:2] == ["이", "영화"]

@@ -56,7 +56,8 @@ def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
         status, answer = _post(port, json.dumps({"inputs": texts}, ensure_ascii=False))
         assert status == 200, answer
         predictions = answer["predictions"]
-        assert [set(row) for row in predictions] == [{"label", "label_id", "probability"}] * 2
+        assert [set(row) for row in predictions] == [{"label", "label_id", "probability", "known_tokens"}] * 2
+        assert all(row["known_tokens"] > 0 for row in predictions)
         assert all(row["label"] in {"negative", "positive"} for row in predictions)
         with_params = {"inputs": texts, "params": {"return_attention": False}}
         assert _post(port, json.dumps(with_params, ensure_ascii=False)) == (200, answer)
@@ -75,6 +76,17 @@ def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
         assert status == 400 and "Expected type str, but got int" in answer and "Traceback" not in answer, answer
         status, answer = _post(port, json.dumps({"inputs": ["재밌다 " * 20000]}))  # 100,000 characters
         assert status == 200 and len(answer["predictions"]) == 1
+        # Texts with no known word are answered, and flagged: known_tokens 0.
+        status, answer = _post(port, json.dumps({"inputs": ["", "😀😀😀", "정말 재밌어요"]}, ensure_ascii=False))
+        assert status == 200 and [row["known_tokens"] for row in answer["predictions"]][:2] == [0, 0], answer
+        assert answer["predictions"][2]["known_tokens"] > 0
+        # A param the model cannot honour, nulls, nested lists: one-message 400s, no server stack trace.
+        for body in ({"inputs": texts, "params": {"return_attention": True}}, {"inputs": [None]},
+                     {"inputs": [["중첩"]]}):
+            status, refused = _post(port, json.dumps(body, ensure_ascii=False))
+            assert status == 400 and "stack_trace" not in refused and "Traceback" not in refused, (body, refused)
+        assert "bag-of-words baseline, it has no attention" in _post(port, json.dumps(
+            {"inputs": texts, "params": {"return_attention": True}}))[1]
         status, answer = _post(port, '{"inputs": ["unterminated"')
         assert 400 <= status < 500, (status, answer)
         status, answer = _post(port, json.dumps({"instances_of_nothing": 1}))

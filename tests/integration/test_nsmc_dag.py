@@ -67,7 +67,7 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
                             env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(result.stdout.strip().splitlines()[-1])
-    assert [set(row) for row in rows] == [{"label", "label_id", "probability"}] * 2
+    assert [set(row) for row in rows] == [{"label", "label_id", "probability", "known_tokens"}] * 2
     assert all(row["label"] in {"negative", "positive"} and 0.5 <= row["probability"] <= 1 for row in rows)
 
     # Lineage: every link from the version back to data, config, code and DAG run resolves.
@@ -159,4 +159,4 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
     table = mlflow.artifacts.load_text(f"runs:/{parent_id}/comparison/table.csv").splitlines()
     assert len(table) == 4 and float(table[1].split(",")[1]) == round(best.data.metrics["test_accuracy"], 4)
     predictions = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion").predict(["정말 최고의 영화", "최악이다"])
-    assert list(predictions.columns) == ["label", "label_id", "probability"] and len(predictions) == 2
+    assert list(predictions.columns) == ["label", "label_id", "probability", "known_tokens"] and len(predictions) == 2
