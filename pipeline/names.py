@@ -81,3 +81,12 @@ OVERRIDES_PARAM = "overrides"
 HOME_ENV = "RNNFLOW_HOME"                  # moves all local state (data, stores) elsewhere
 PIPELINES_ENV = "RNNFLOW_PIPELINES"        # a folder of the user's own pipeline YAML files
 TRAIN_QUEUE_ENV = "RNNFLOW_TRAIN_QUEUE"    # Celery queue of training tasks ("gpu" when distributed)
+# What a trigger form (DAG params) may change: how to train, not where data goes, which tracking
+# server or registered model is used, or which checksums and URLs are trusted; those belong to the
+# pipeline file. The CLI, run by the machine's own user, sets TRUSTED_OVERRIDES_ENV in its own process.
+TRIGGER_OVERRIDE_PREFIXES = ("text.", "target_text.", "model.", "train.", "decode.", "validation.", "corpus.",
+                             "registry.metric", "registry.alpha", "registry.min_improvement")
+TRIGGER_REFUSED_FIELDS = ("corpus.urls", "corpus.sha256")
+TRIGGER_PATH_FIELDS = ("corpus.source", "corpus.test_source")
+TRUSTED_OVERRIDES_ENV = "RNNFLOW_TRUSTED_OVERRIDES"
+SOURCE_ROOTS_ENV = "RNNFLOW_SOURCE_ROOTS"  # folders a trigger's corpus.source may read, besides data_root

@@ -76,6 +76,33 @@ def overrides_from_params(params: dict[str, Any] | None) -> dict[str, Any]:
     return overrides
 
 
+def check_trigger_overrides(overrides: dict[str, Any], config: PipelineConfig) -> None:
+    """Refuse what a trigger form must not set (``names.TRIGGER_OVERRIDE_PREFIXES``), and corpus
+    paths outside the data root and ``RNNFLOW_SOURCE_ROOTS``; the CLI's own runs are trusted."""
+    import os
+
+    from pipeline.paths import resolve
+
+    if os.environ.get(names.TRUSTED_OVERRIDES_ENV) == "1":
+        return
+    refused = sorted(key for key in overrides
+                     if not key.startswith(names.TRIGGER_OVERRIDE_PREFIXES)
+                     or any(key == field or key.startswith(field + ".") for field in names.TRIGGER_REFUSED_FIELDS))
+    if refused:
+        raise ConfigError(f"DAG params may not set {refused}: a trigger tunes training ("
+                          f"{', '.join(names.TRIGGER_OVERRIDE_PREFIXES)}); paths, tracking, the registered "
+                          f"model and checksums are set in the pipeline file")
+    roots = [config.data_dir()] + [Path(part) for part in os.environ.get(names.SOURCE_ROOTS_ENV, "").split(os.pathsep)
+                                   if part]
+    for key in names.TRIGGER_PATH_FIELDS:
+        if overrides.get(key):
+            path = resolve(str(overrides[key])).resolve()
+            if not any(path.is_relative_to(root.resolve()) for root in roots):
+                allowed = ", ".join(str(root) for root in roots)
+                raise ConfigError(f"DAG param {key}: {overrides[key]!r} is outside the corpus folders a trigger may "
+                                  f"read ({allowed}; {names.SOURCE_ROOTS_ENV} adds more)")
+
+
 def _run_config(run: dict) -> PipelineConfig:
     config = config_from_yaml_text(Path(run["config_path"]).read_text(encoding="utf-8"), run["config_path"])
     if config.config_hash() != run["config_hash"]:
@@ -101,7 +128,9 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
     """Resolve and freeze the run's config, open the parent MLflow run, log the config once."""
     from pipeline.tracking import start_parent_run
 
-    config = load_config(pipeline, overrides_from_params(params))
+    overrides = overrides_from_params(params)
+    config = load_config(pipeline, overrides)
+    check_trigger_overrides(overrides, config)
     config_path = run_dir(config.data_dir(), dag_id, dag_run_id) / "config.yaml"
     with atomic_path(config_path) as tmp:
         tmp.write_text(config.to_yaml(), encoding="utf-8")

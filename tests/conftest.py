@@ -21,6 +21,9 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_DIR / 'mlflow.db'}"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests run pipelines as the CLI does, trusted with any override (data_root in tmp_path, say);
+# the trigger-form allowlist is tested with this unset (tests/test_trigger_overrides.py).
+os.environ["RNNFLOW_TRUSTED_OVERRIDES"] = "1"
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
