@@ -19,12 +19,13 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipeline import progress
+from pipeline import interrupts, progress
 from pipeline.names import (
     CHAMPION,
     ERROR_TAG,
@@ -126,6 +127,7 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
     make_discoverable(pipeline)
     dag = load_dag(pipeline)
     progress.line(f"rnnflow: {dag.dag_id} ({dag_kind(dag)}), one run with dag.test()")
+    interrupts.on_stop(stop_handler(dag.dag_id))
     started = time.perf_counter()
     dag_run = dag.test(run_conf={"overrides": overrides})
     wall_seconds = time.perf_counter() - started
@@ -136,6 +138,48 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
     summary = read_run_summary(dag.dag_id, dag_run.run_id)
     summary["wall_seconds"] = round(wall_seconds, 1)
     return summary
+
+
+def stop_handler(dag_id: str):
+    """On Ctrl-C or SIGTERM: the DAG's running DAG run and its task instances end failed, its MLflow
+    runs KILLED (no run left RUNNING or falsely FINISHED), and the process exits 128 + signal."""
+    def stop(signum, frame):
+        name = signal.Signals(signum).name
+        progress.line(f"rnnflow: {name}: stopping {dag_id}")
+        try:
+            for run_id in mark_dag_runs_stopped(dag_id):
+                from pipeline.lineage import dag_run_key
+                from pipeline.tracking import mark_runs_killed
+
+                killed = mark_runs_killed(dag_run_key(dag_id, run_id), f"stopped by {name}")
+                progress.line(f"rnnflow: DAG run {run_id} marked failed, {len(killed)} MLflow run(s) KILLED")
+        except Exception as exc:  # stopping must not hang on a bookkeeping error
+            progress.line(f"rnnflow: could not mark the run stopped: {exc}")
+        finally:
+            logging.shutdown()
+            os._exit(128 + signum)
+
+    return stop
+
+
+def mark_dag_runs_stopped(dag_id: str) -> list[str]:
+    """The DAG's running DAG runs and their unfinished task instances end failed; their run ids."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.state == DagRunState.RUNNING)).all()
+        for run in runs:
+            for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id,
+                                                                 TaskInstance.run_id == run.run_id)):
+                if ti.state not in (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED,
+                                    TaskInstanceState.UPSTREAM_FAILED, TaskInstanceState.REMOVED):
+                    ti.state = TaskInstanceState.FAILED
+            run.state = DagRunState.FAILED
+        return [run.run_id for run in runs]
 
 
 class RunFailed(RuntimeError):

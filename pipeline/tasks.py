@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from pipeline import names, progress
+from pipeline import interrupts, names, progress
 from pipeline.config import ConfigError, PipelineConfig, config_from_yaml_text, load_config, parse_override
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.io import atomic_path
@@ -32,6 +32,7 @@ def pipeline_task(name: str | Callable[..., str], note: Callable[[dict], str] | 
     def decorate(function):
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
+            interrupts.keep_stop_handler()  # the task runner just replaced SIGTERM's handler
             label = name(*args, **kwargs) if callable(name) else name
             with progress.stage(label, note) as holder:
                 try:

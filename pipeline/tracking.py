@@ -257,3 +257,21 @@ def find_run_summary(run_key: str) -> dict:
     if not runs:
         raise LookupError(f"no MLflow parent run for {run_key}")
     return mlflow.artifacts.load_dict(f"runs:/{runs[0].info.run_id}/summary.json")
+
+
+def mark_runs_killed(run_key: str, reason: str) -> list[str]:
+    """An interrupted DAG run's MLflow runs: its parent and any run still RUNNING end KILLED, with
+    the reason as their error tag. Returns their ids."""
+    client = MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, filter_string=f"tags.`{RUN_KEY_TAG}` LIKE '{run_key}%'")
+    stopped = []
+    for run in runs:
+        key = run.data.tags.get(RUN_KEY_TAG, "")
+        if key != run_key and not key.startswith(run_key + "/"):
+            continue
+        if key == run_key or run.info.status == "RUNNING":
+            client.set_tag(run.info.run_id, ERROR_TAG, reason)
+            client.set_terminated(run.info.run_id, status="KILLED")
+            stopped.append(run.info.run_id)
+    return stopped

@@ -1,0 +1,61 @@
+"""SIGTERM or Ctrl-C during training stops `rnnflow run` within seconds, and leaves nothing that
+claims to be running or finished: the DAG run is failed, its MLflow runs KILLED."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import mlflow
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_store, sample_corpus, tmp_path,
+                                                             signum):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    command = [str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "run", "nsmc", "--source", str(sample_corpus),
+               "--set", f"data_root={tmp_path / 'data'}", "--set", "train.epochs=500", "--set", "text.workers=1",
+               "--set", "train.early_stopping_patience=500", "--set", "tracking.experiment=stop-test"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 600
+    while not any(line.strip().startswith("preprocess") for line in lines):  # training starts next
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
+        time.sleep(0.5)
+    time.sleep(8)  # into the training epochs
+    signalled = time.monotonic()
+    process.send_signal(signum)
+    code = process.wait(timeout=60)
+    stopped_in = time.monotonic() - signalled
+    reader.join(timeout=10)
+    output = "".join(lines)
+    assert code == 128 + signum, output[-3000:]
+    assert stopped_in < 15, stopped_in
+    assert f"{signal.Signals(signum).name}: stopping nsmc_sentiment" in output
+
+    experiment = mlflow.get_experiment_by_name("stop-test")
+    runs = mlflow.MlflowClient().search_runs([experiment.experiment_id])
+    statuses = {run.data.tags.get("rnnflow.kind"): run.info.status for run in runs}
+    assert statuses == {"parent": "KILLED", "child": "KILLED"}, statuses
+    assert all(run.data.tags["rnnflow.error"] == f"stopped by {signal.Signals(signum).name}" for run in runs)
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run_id = runs[0].data.tags["rnnflow.dag_run_id"]
+    with create_session() as session:
+        state = session.scalars(select(DagRun.state).where(DagRun.dag_id == "nsmc_sentiment",
+                                                           DagRun.run_id == run_id)).one()
+    assert str(getattr(state, "value", state)) == "failed"
