@@ -63,7 +63,7 @@ class NoSuchModel(LookupError):
     """The registry has no such model or alias; the message says which exist."""
 
 
-def resolve_version(model_name: str, alias: str) -> str:
+def version_of_alias(model_name: str, alias: str) -> str:
     """The version an alias points at now; scoring pins it, so one batch uses one model."""
     import mlflow
     from mlflow.exceptions import MlflowException

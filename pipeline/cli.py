@@ -274,19 +274,19 @@ def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
 def predict(model_name: str, texts: list[str], alias: str = CHAMPION) -> list[dict]:
     import mlflow.pyfunc
 
-    from pipeline.batch import resolve_version
+    from pipeline.batch import version_of_alias
 
     configure_environment()
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{resolve_version(model_name, alias)}")
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version_of_alias(model_name, alias)}")
     predictions = model.predict(texts)
     return [{"text": text, **row} for text, row in zip(texts, predictions.to_dict(orient="records"))]
 
 
 def predict_file(model_name: str, alias: str, input_path: Path, output_path: Path, text_column: str) -> str:
-    from pipeline.batch import resolve_version, score_file
+    from pipeline.batch import score_file, version_of_alias
 
     configure_environment()
-    scored = score_file(model_name, resolve_version(model_name, alias), input_path, output_path, text_column)
+    scored = score_file(model_name, version_of_alias(model_name, alias), input_path, output_path, text_column)
     counts = ", ".join(f"{label} {count}" for label, count in scored.label_counts.items())
     return (f"scored {scored.rows} rows of {input_path} with {model_name} version {scored.model_version} (@{alias}) "
             f"in {scored.seconds} s -> {output_path}" + (f" ({counts})" if counts else "")

@@ -244,13 +244,13 @@ def batch_pending(pipeline: str) -> list[dict]:
     do, the files wait for the first champion."""
     import logging
 
-    from pipeline.batch import NoSuchModel, pending, resolve_version
+    from pipeline.batch import NoSuchModel, pending, version_of_alias
 
     config = _batch_config(pipeline)
     inbox, outbox = config.batch_dirs()
     inbox.mkdir(parents=True, exist_ok=True)
     try:
-        version = resolve_version(config.registry.model_name, config.batch.alias)
+        version = version_of_alias(config.registry.model_name, config.batch.alias)
     except NoSuchModel as exc:
         logging.getLogger(__name__).warning("nothing scored: %s", exc)
         return []
