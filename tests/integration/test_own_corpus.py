@@ -115,7 +115,7 @@ def test_korean_tsv_with_separate_train_and_dev_files(tmp_path, cli_env):
     train_tsv_pipeline(tmp_path, cli_env)
 
 
-def train_tsv_pipeline(tmp_path, cli_env):
+def train_tsv_pipeline(tmp_path, cli_env, tokenizer: str = "okt"):
     """A Korean TSV pipeline with separate train and dev files, run once from the CLI; its file."""
     rows = {"train": 40, "dev": 12}
     for name, count in rows.items():
@@ -129,7 +129,7 @@ def train_tsv_pipeline(tmp_path, cli_env):
     pipeline.write_text(f"""
 corpus: {{name: table, source: {tmp_path / 'train.tsv'}, test_source: {tmp_path / 'dev.tsv'},
           text_column: sentence, label_column: label}}
-text: {{tokenizer: okt, min_freq: 1}}
+text: {{tokenizer: {tokenizer}, min_freq: 1}}
 train: {{models: [tfidf_nb]}}
 registry: {{model_name: reviews-model}}
 tracking: {{experiment: reviews}}
@@ -164,7 +164,9 @@ def test_the_promotion_event_and_inbox_scoring_under_a_real_airflow_run(tmp_path
     from pipeline.config import load_config
     from pipeline.workflow import batch_dag
 
-    pipeline = train_tsv_pipeline(tmp_path, cli_env)
+    # MeCab, not a konlpy JVM: this test scores in the pytest worker's own process (dag.test), and a
+    # JVM started inside an in-process Airflow task later hung Komoran's start in the same worker.
+    pipeline = train_tsv_pipeline(tmp_path, cli_env, tokenizer="mecab")
     assert len(_asset_events("mlflow-registry://reviews-model/champion")) == 1
     config = load_config(str(pipeline))
     inbox, outbox = config.batch_dirs()
