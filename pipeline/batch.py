@@ -135,14 +135,14 @@ def score_file(model_name: str, version: str, input_path: Path, output_path: Pat
     ``context`` adds tags (the Airflow DAG run that asked, say)."""
     import mlflow
 
+    from pipeline.tracking import experiment_id
+
     input_path, output_path = Path(input_path), Path(output_path)
     table, text_column = read_texts(input_path, text_column)
     digest = sha256_file(input_path)
     # An experiment id, not mlflow.set_experiment: that would change the process's active experiment,
     # and a later task in the same process (a Celery worker, dag.test) resuming its own run would fail.
-    client = mlflow.MlflowClient()
-    found = client.get_experiment_by_name(scoring_experiment(model_name))
-    experiment = found.experiment_id if found else client.create_experiment(scoring_experiment(model_name))
+    experiment = experiment_id(mlflow.MlflowClient(), scoring_experiment(model_name))
     with mlflow.start_run(experiment_id=experiment, run_name=f"{input_path.name} v{version}",
                           tags={BATCH_TAG: str(input_path), "rnnflow.model_name": model_name,
                                 "rnnflow.model_version": version, **(context or {})}) as run:

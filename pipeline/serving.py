@@ -8,17 +8,12 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 TEXT_COLUMN = "text"
 
 
-def _mlflow_exception():
-    from mlflow.exceptions import MlflowException
-
-    return MlflowException
-
-
-class BadServingInput(_mlflow_exception(), ValueError):
+class BadServingInput(MlflowException, ValueError):
     """A request the model cannot answer: an MLflowException with INVALID_PARAMETER_VALUE, so the
     scoring server answers 400 with this one message (any other exception is a response carrying
     a server stack trace); a ValueError for in-process callers."""
