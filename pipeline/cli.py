@@ -35,7 +35,7 @@ from pipeline.names import (
     TEST_METRIC_PREFIX,
     TRUSTED_OVERRIDES_ENV,
 )
-from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri
+from pipeline.paths import PROJECT_ROOT, airflow_home, local_tracking_uri, state_root
 
 log = logging.getLogger("rnnflow")
 # The demo's model when NSMC cannot be downloaded: kept apart from the real nsmc-sentiment.
@@ -481,7 +481,7 @@ def run_demo(overrides: list[str]) -> dict:
         check_corpus_reachable("nsmc", overrides)
         source = None
     except CorpusUnavailableError as exc:
-        source = str(write_sample_corpus(PROJECT_ROOT / "data" / "sample" / "nsmc"))
+        source = str(write_sample_corpus(state_root() / "data" / "sample" / "nsmc"))
         # A model of template sentences must never compete with a real NSMC champion.
         overrides = [f"registry.model_name={SAMPLE_MODEL_NAME}", f"tracking.experiment={SAMPLE_MODEL_NAME}",
                      *overrides]

@@ -7,14 +7,21 @@ from pathlib import Path
 
 from pipeline.names import HOME_ENV
 
-# The checkout (the package is installed editable); RNNFLOW_HOME moves all local state elsewhere.
-PROJECT_ROOT = Path(os.environ.get(HOME_ENV, Path(__file__).resolve().parents[1]))
+# The checkout (the package is installed editable): code, DAG files, bundled pipelines.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def state_root() -> Path:
+    """Where local state lives (data, the MLflow and Airflow stores): the checkout, unless
+    RNNFLOW_HOME moves it elsewhere. Read on each call, so a process can move it."""
+    home = os.environ.get(HOME_ENV)
+    return Path(home).expanduser().resolve() if home else PROJECT_ROOT
 
 
 def resolve(path: str | Path) -> Path:
-    """A config path: absolute as given, relative to the project root otherwise."""
+    """A config path: absolute as given, relative to the state root otherwise."""
     path = Path(path).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return path if path.is_absolute() else state_root() / path
 
 
 def run_dir(data_dir: Path, dag_id: str, dag_run_id: str) -> Path:
@@ -24,7 +31,7 @@ def run_dir(data_dir: Path, dag_id: str, dag_run_id: str) -> Path:
 
 
 def local_mlflow_dir() -> Path:
-    return PROJECT_ROOT / ".mlflow"
+    return state_root() / ".mlflow"
 
 
 def local_tracking_uri() -> str:
@@ -32,4 +39,4 @@ def local_tracking_uri() -> str:
 
 
 def airflow_home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
+    return Path(os.environ.get("AIRFLOW_HOME", state_root() / ".airflow"))

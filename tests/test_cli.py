@@ -70,3 +70,20 @@ def test_a_yaml_outside_the_pipelines_folders_joins_the_dag_files_list(tmp_path,
     assert os.environ["RNNFLOW_PIPELINES"].count("tickets.yaml") == 1
     make_discoverable("nsmc")  # a built-in name: nothing to add
     assert os.environ["RNNFLOW_PIPELINES"].count(os.pathsep) == 1
+
+
+def test_rnnflow_home_moves_the_state_but_not_the_code(tmp_path):
+    """RNNFLOW_HOME moves data and stores; DAG files and code stay in the checkout (a run with it
+    once failed looking for dags/ under the home)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "MLFLOW_"))}
+    env["RNNFLOW_HOME"] = str(tmp_path)
+    result = subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "env"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
+    assert exported["AIRFLOW_HOME"] == str(tmp_path / ".airflow")
+    assert exported["MLFLOW_TRACKING_URI"] == f"sqlite:///{tmp_path / '.mlflow' / 'mlflow.db'}"
+    assert exported["AIRFLOW__CORE__DAGS_FOLDER"] == str(PROJECT_ROOT / "dags")
+    code = "from pipeline.paths import resolve; print(resolve('data'))"
+    located = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert located.stdout.strip() == str(tmp_path / "data"), located.stderr
