@@ -142,7 +142,9 @@ def score_file(model_name: str, version: str, input_path: Path, output_path: Pat
     digest = sha256_file(input_path)
     # An experiment id, not mlflow.set_experiment: that would change the process's active experiment,
     # and a later task in the same process (a Celery worker, dag.test) resuming its own run would fail.
-    experiment = experiment_id(mlflow.MlflowClient(), scoring_experiment(model_name))
+    experiment = experiment_id(mlflow.MlflowClient(), scoring_experiment(model_name),
+                               f"Batch scoring with `{model_name}`: one run per scored file, tagged with the "
+                               "model version, the input's digest and the label counts of the predictions.")
     with mlflow.start_run(experiment_id=experiment, run_name=f"{input_path.name} v{version}",
                           tags={BATCH_TAG: str(input_path), "rnnflow.model_name": model_name,
                                 "rnnflow.model_version": version, **(context or {})}) as run:

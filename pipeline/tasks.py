@@ -9,6 +9,7 @@ models cross XCom.
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,6 +24,8 @@ from pipeline.paths import run_dir
 # Bad input does not get better on retry: such a task fails at once, with the error that names
 # the file, line or field, instead of waiting out its retries.
 BAD_INPUT_ERRORS = (ConfigError, CorpusFormatError, ChecksumMismatchError, FileNotFoundError)
+
+log = logging.getLogger(__name__)
 
 
 def pipeline_task(name: str | Callable[..., str], note: Callable[[dict], str] | None = None):
@@ -40,7 +43,11 @@ def pipeline_task(name: str | Callable[..., str], note: Callable[[dict], str] | 
                 except BAD_INPUT_ERRORS as exc:
                     from airflow.sdk.exceptions import AirflowFailException
 
-                    raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+                    # One line first in the task's log, and one traceback rather than two: the message
+                    # names the file, row or field, and the reader's stack would only bury it.
+                    reason = f"{type(exc).__name__}: {exc}"
+                    log.error("rnnflow: %s", reason)
+                    raise AirflowFailException(reason) from None
             return holder["result"]
 
         return wrapper
@@ -212,10 +219,11 @@ def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     features = _features(config, prepared)
     # Indexing (not iterating) Airflow's lazy XCom sequence avoids a request past its end.
     evaluated = [EvalResult.from_xcom(evaluations[i]) for i in range(len(evaluations))]
-    registered = run_register(config, features, evaluated, _lineage(run, prepared),
+    lineage = _lineage(run, prepared)
+    registered = run_register(config, features, evaluated, lineage,
                               extra_tags=validation_tags(config, run["parent_run_id"]))
-    log_run_summary(config, run["parent_run_id"], {"dag_id": run["dag_id"], "dag_run_id": run["dag_run_id"]},
-                    features, evaluated, registered, kind_of(config).comparison_metrics)
+    log_run_summary(config, run["parent_run_id"], lineage, features, evaluated, registered,
+                    kind_of(config).comparison_metrics)
     return registered.to_xcom()
 
 

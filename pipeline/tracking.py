@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,17 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
+from pipeline.descriptions import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING_KIND,
+    NOTE_TAG,
+    child_description,
+    ended_description,
+    experiment_description,
+    parent_run_name,
+    parent_started_description,
+    parent_summary_description,
+)
 from pipeline.lineage import Lineage
 from pipeline.names import (
     ALIAS_TAG,
@@ -63,15 +75,27 @@ def configure(config: PipelineConfig | None = None) -> MlflowClient:
     return MlflowClient(uri, uri)
 
 
-def experiment_id(client: MlflowClient, name: str) -> str:
+def experiment_id(client: MlflowClient, name: str, description: str | None = None) -> str:
+    """The experiment's id, created on first use as a model-training experiment (MLflow 3's UI
+    then opens it on its runs, not on GenAI traces) with ``description`` as its note."""
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=local_artifact_location(client.tracking_uri))
-    except mlflow.exceptions.MlflowException:
-        # Created concurrently by a sibling task.
-        return client.get_experiment_by_name(name).experiment_id
+    if experiment is None:
+        try:
+            experiment = client.get_experiment(client.create_experiment(
+                name, artifact_location=local_artifact_location(client.tracking_uri)))
+        except mlflow.exceptions.MlflowException:
+            # Created concurrently by a sibling task.
+            experiment = client.get_experiment_by_name(name)
+    # Also on experiments created before rnnflow tagged them; a user's own kind or note is kept.
+    if EXPERIMENT_KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+    if description and not experiment.tags.get(NOTE_TAG):
+        client.set_experiment_tag(experiment.experiment_id, NOTE_TAG, description)
+    return experiment.experiment_id
+
+
+def training_experiment(client: MlflowClient, config: PipelineConfig) -> str:
+    return experiment_id(client, config.tracking.experiment, experiment_description(config))
 
 
 def local_artifact_location(uri: str) -> str | None:
@@ -91,13 +115,15 @@ def _find_run(client: MlflowClient, experiment: str, run_key: str) -> Run | None
 
 def parent_run(client: MlflowClient, config: PipelineConfig, lineage: Lineage) -> tuple[str, bool]:
     """(run id, created) of the DAG run's parent MLflow run, creating it on first call."""
-    experiment = experiment_id(client, config.tracking.experiment)
+    experiment = training_experiment(client, config)
     run_key = lineage.run_key
     existing = _find_run(client, experiment, run_key)
     if existing is not None:
         return existing.info.run_id, False
-    run = client.create_run(experiment, run_name=f"{lineage.dag_id} {lineage.dag_run_id}",
-                            tags={**lineage.tags(), RUN_ROLE_TAG: "parent", RUN_KEY_TAG: run_key})
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    run = client.create_run(experiment, run_name=parent_run_name(config, started),
+                            tags={**lineage.tags(), RUN_ROLE_TAG: "parent", RUN_KEY_TAG: run_key,
+                                  NOTE_TAG: parent_started_description(config, lineage)})
     return run.info.run_id, True
 
 
@@ -108,7 +134,7 @@ def child_run(client: MlflowClient, config: PipelineConfig, parent_run_id: str, 
     A finished child run is reused as is (the task was cleared after success); a failed or
     interrupted one is marked FAILED and replaced by a fresh run.
     """
-    experiment = experiment_id(client, config.tracking.experiment)
+    experiment = training_experiment(client, config)
     run_key = f"{lineage.run_key}/{arch}"
     existing = _find_run(client, experiment, run_key)
     if existing is not None and existing.info.status == "FINISHED":
@@ -117,7 +143,8 @@ def child_run(client: MlflowClient, config: PipelineConfig, parent_run_id: str, 
         client.set_terminated(existing.info.run_id, status="FAILED")
     run = client.create_run(experiment, run_name=arch, tags={
         **lineage.tags(), RUN_ROLE_TAG: "child", ARCH_TAG: arch, RUN_KEY_TAG: run_key,
-        "mlflow.parentRunId": parent_run_id})
+        "mlflow.parentRunId": parent_run_id, NOTE_TAG: child_description(arch, experiment, parent_run_id,
+                                                                         config.pipeline)})
     return run.info.run_id, False
 
 
@@ -202,10 +229,11 @@ def log_features(config: PipelineConfig, parent_run_id: str, prepared: PreparedF
         client.log_metric(parent_run_id, name, value)
 
 
-def log_run_summary(config: PipelineConfig, parent_run_id: str, run_ids: dict[str, str], prepared: PreparedFeatures,
+def log_run_summary(config: PipelineConfig, parent_run_id: str, lineage: Lineage, prepared: PreparedFeatures,
                     evaluated: list[EvalResult], registered: RegisterResult,
                     comparison_metrics: tuple[str, str]) -> dict:
-    """The comparison of the run's models (table and chart) and ``summary.json`` on the parent run."""
+    """The comparison of the run's models (table and chart) and ``summary.json`` on the parent run,
+    and the run's story (winner, table, data checks, registry decision) as its description."""
     from pipeline.compare import comparison_figure, comparison_frame
 
     client = configure(config)
@@ -216,19 +244,23 @@ def log_run_summary(config: PipelineConfig, parent_run_id: str, run_ids: dict[st
                              "train_seconds": round(metrics.get("train_seconds", float("nan")), 1),
                              "epochs_run": int(metrics.get("epochs_run", 0)),
                              "param_count": int(metrics.get("param_count", 0)), "run_id": item.run_id}
-    summary = {**run_ids, "rows": prepared.rows, **prepared.sizes(), "tokenize_seconds": prepared.tokenize_seconds,
-               "models": models, "parent_run_id": parent_run_id,
+    summary = {"dag_id": lineage.dag_id, "dag_run_id": lineage.dag_run_id, "rows": prepared.rows, **prepared.sizes(),
+               "tokenize_seconds": prepared.tokenize_seconds, "models": models, "parent_run_id": parent_run_id,
                "registered": {key: getattr(registered, key) for key in ("model_name", "version", "alias", "reason",
                                                                         "arch")}}
     comparison = comparison_frame(models, comparison_metrics)
+    parent = client.get_run(parent_run_id)
+    description = parent_summary_description(
+        config, lineage, comparison, prepared.rows.get("test", 0), registered, parent.data.tags,
+        parent.info.experiment_id, {item.arch: item.run_id for item in evaluated}, parent_run_id)
     with mlflow.start_run(run_id=parent_run_id):
         mlflow.log_table(comparison, "comparison/table.json")
         mlflow.log_text(comparison.to_csv(index=False), "comparison/table.csv")
-        mlflow.log_figure(comparison_figure(comparison, f"{run_ids['dag_id']}: models on the same test split"),
+        mlflow.log_figure(comparison_figure(comparison, f"{lineage.dag_id}: models on the same test split"),
                           "comparison/chart.png")
         mlflow.log_dict(summary, "summary.json")
         mlflow.set_tags({REGISTERED_VERSION_TAG: registered.version, ALIAS_TAG: registered.alias,
-                         BEST_ARCH_TAG: registered.arch})
+                         BEST_ARCH_TAG: registered.arch, NOTE_TAG: description})
     return summary
 
 
@@ -236,6 +268,7 @@ def mark_parent_failed(config: PipelineConfig, parent_run_id: str, task_id: str,
     client = configure(config)
     client.set_tag(parent_run_id, FAILED_TASK_TAG, task_id)
     client.set_tag(parent_run_id, ERROR_TAG, error[:4000])
+    client.set_tag(parent_run_id, NOTE_TAG, ended_description(f"{config.pipeline}: failed in task `{task_id}`", error))
     client.set_terminated(parent_run_id, status="FAILED")
 
 
@@ -272,6 +305,8 @@ def mark_runs_killed(run_key: str, reason: str) -> list[str]:
             continue
         if key == run_key or run.info.status == "RUNNING":
             client.set_tag(run.info.run_id, ERROR_TAG, reason)
+            if key == run_key:
+                client.set_tag(run.info.run_id, NOTE_TAG, ended_description(f"{run.info.run_name}: stopped", reason))
             client.set_terminated(run.info.run_id, status="KILLED")
             stopped.append(run.info.run_id)
     return stopped

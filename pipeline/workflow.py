@@ -160,47 +160,71 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
         params=dag_params(config),
     )
     def pipeline_dag():
-        @task
+        @task(task_display_name="Start run")
         def start_run(params=None, dag=None, run_id=None) -> dict:
+            """Resolves the config (the pipeline file, then this run's params and `overrides`), checks
+            trigger overrides against the allowlist, freezes the config in the run's folder and opens the
+            parent MLflow run (named after the pipeline and the start time)."""
             from pipeline import tasks
 
             return tasks.start_run(pipeline, dict(params or {}), dag.dag_id, run_id)
 
-        @task
+        @task(task_display_name="Architectures")
         def architectures(run: dict) -> list[str]:
+            """The models to train side by side (`train.models` or the `models` param): one mapped train
+            and evaluate task each."""
             return run["models"]
 
-        @task
+        @task(task_display_name="Ingest and validate")
         def ingest(run: dict) -> dict:
+            """Reads the corpus (download with checksums, or `source`), splits it, writes the canonical
+            table and checks the data (class balance, overlap between splits, drift from the champion's
+            data): a check at its error limit fails the run here, naming the file and figure."""
             from pipeline import tasks
 
             return tasks.ingest(run)
 
-        @task
+        @task(task_display_name="Tokenize and build features")
         def preprocess(run: dict, ingested: dict) -> dict:
+            """Cleans and tokenizes the text (cached by data and tokenizer), fits the vocabulary on the
+            train split only and writes the padded id arrays every model trains on."""
             from pipeline import tasks
 
             return tasks.preprocess(run, ingested)
 
-        @task(execution_timeout=timedelta(hours=6), **train_queue())
+        # Mapped tasks do not take their doc from the docstring: doc_md says it.
+        @task(execution_timeout=timedelta(hours=6), task_display_name="Train", map_index_template="{{ arch }}",
+              doc_md="Trains one architecture in its own child MLflow run, from its last checkpoint when the "
+                     "task is retried; the map index names the architecture.", **train_queue())
         def train(run: dict, prepared: dict, arch: str) -> dict:
+            from airflow.sdk import get_current_context
+
             from pipeline import tasks
 
+            get_current_context()["arch"] = arch  # rendered by map_index_template
             return tasks.train(run, prepared, arch)
 
-        @task
+        @task(task_display_name="Evaluate", map_index_template="{{ arch }}",
+              doc_md="Scores one trained model on the test split every model shares (metrics, confusion "
+                     "matrix or BLEU/chrF, attention maps) and records its test predictions for the promotion gate.")
         def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
+            from airflow.sdk import get_current_context
+
             from pipeline import tasks
 
+            get_current_context()["arch"] = trained["arch"]  # rendered by map_index_template
             return tasks.evaluate(run, prepared, trained)
 
-        @task
+        @task(task_display_name="Register and promote")
         def register(run: dict, prepared: dict, evaluations: list[dict]) -> dict:
+            """Registers the best model as a raw-text pyfunc version and gives it `@champion` only when a
+            paired significance test on the same test split says it beats the champion (else
+            `@challenger`); writes the comparison and the decision on the parent MLflow run."""
             from pipeline import tasks
 
             return tasks.register(run, prepared, evaluations)
 
-        @task(outlets=[champion_asset(config)])
+        @task(outlets=[champion_asset(config)], task_display_name="Announce champion")
         def announce_champion(registered: dict) -> str:
             """Succeeds, and so updates the champion asset, only when this run promoted a champion."""
             from airflow.sdk.exceptions import AirflowSkipException

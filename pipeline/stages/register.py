@@ -23,6 +23,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
+from pipeline.descriptions import registered_model_description, run_link, version_description
+from pipeline.io import read_json
 from pipeline.kinds import kind_of
 from pipeline.lineage import Lineage
 from pipeline.names import (
@@ -37,7 +39,7 @@ from pipeline.names import (
     metric_tag,
 )
 from pipeline.paths import PROJECT_ROOT
-from pipeline.results import EvalResult, PreparedFeatures, RegisterResult, predictions_artifact
+from pipeline.results import TEXT_SPEC_FILE, EvalResult, PreparedFeatures, RegisterResult, predictions_artifact
 from pipeline.serving import pinned_requirements
 from pipeline.significance import Comparison, decide
 from pipeline.tracking import configure
@@ -94,8 +96,21 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFe
             )
     tags = {**extra_tags, **lineage.tags(), RUN_KEY_TAG: run_key, ARCH_TAG: best.arch, TRAINING_RUN_TAG: best.run_id,
             **{metric_tag(key): f"{value:.6f}" for key, value in best.metrics.items()}}
-    version = mlflow.register_model(info.model_uri, config.registry.model_name, tags=tags)
-    return client.get_model_version(config.registry.model_name, version.version)
+    name = config.registry.model_name
+    version = mlflow.register_model(info.model_uri, name, tags=tags)
+    label_names = read_json(prepared.path(TEXT_SPEC_FILE)).get("label_names", [])
+    _describe_model(client, name, registered_model_description(config, label_names, parts.output_columns))
+    training = run_link(client.get_run(best.run_id).info.experiment_id, best.run_id, f"run `{best.run_id[:8]}`")
+    client.update_model_version(name, version.version, description=version_description(
+        best.arch, best.metrics, lineage, training, extra_tags))
+    return client.get_model_version(name, version.version)
+
+
+def _describe_model(client: MlflowClient, name: str, description: str) -> None:
+    """The registered model's description, kept current with the config unless a person wrote their own."""
+    current = client.get_registered_model(name).description or ""
+    if not current or current.startswith(f"**{name}**"):
+        client.update_registered_model(name, description=description)
 
 
 @dataclass(frozen=True)
@@ -167,9 +182,12 @@ def promote(client: MlflowClient, name: str, version: str, gate: Gate) -> tuple[
     record.update({"decision": alias, "reason": reason})
     if champion is not None and alias == CHAMPION and champion != version:
         client.set_model_version_tag(name, version, PREVIOUS_CHAMPION_TAG, champion)
+        _history(client, name, champion, f"replaced as `@champion` by version {version}: {reason}")
     client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, DECISION_TAG, alias)
     client.set_model_version_tag(name, version, REASON_TAG, reason[:4000])
+    if alias != CHAMPION or champion != version:
+        _history(client, name, version, f"`@{alias}`: {reason}")
     run_id = training_run_of(client, name, version)
     if run_id:
         with tempfile.TemporaryDirectory() as tmp:
@@ -211,8 +229,8 @@ def promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, 
     if previous and remember_previous:
         client.set_model_version_tag(name, str(version), PREVIOUS_CHAMPION_TAG, previous)
     if previous:
-        _history(client, name, previous, f"replaced as @champion by version {version} ({action} by {who}: {reason})")
-    _history(client, name, str(version), f"@champion: {record}")
+        _history(client, name, previous, f"replaced as `@champion` by version {version} ({action} by {who}: {reason})")
+    _history(client, name, str(version), f"`@champion`: {record}")
     log.info("%s version %s -> @champion: %s", name, version, record)
     return previous
 

@@ -54,6 +54,11 @@ def test_every_pipeline_has_the_same_shape_and_params(dagbag, dag_id):
     assert type(dag.get_task("evaluate")).__name__.endswith("MappedOperator")
     assert set(dag.params.keys()) == set(names.DAG_PARAM_FIELDS) | {names.OVERRIDES_PARAM}
     assert dag.get_task("register").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
+    # What the Airflow UI shows: readable names, a doc on every task, mapped tasks named by architecture.
+    for task in dag.tasks:
+        assert task.task_display_name != task.task_id and task.task_display_name[0].isupper(), task.task_id
+        assert task.doc_md and len(task.doc_md) > 40, f"{task.task_id} has no doc"
+    assert dag.get_task("train").map_index_template == "{{ arch }}"
 
 
 @pytest.mark.parametrize("dag_id", sorted(BUILT_IN_DAGS))

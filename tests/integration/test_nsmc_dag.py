@@ -48,6 +48,23 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     summary = mlflow.artifacts.load_dict(f"runs:/{parent_id}/summary.json")
     assert summary["registered"]["version"] == "1" and summary["rows"]["test"] == 30
 
+    # What the MLflow UI shows: a training experiment, a parent run and a version that explain themselves.
+    experiment = client.get_experiment_by_name("dag-test")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "nsmc" in experiment.tags["mlflow.note.content"] and "@champion" in experiment.tags["mlflow.note.content"]
+    parent = client.get_run(parent_id)
+    assert parent.info.run_name.startswith("nsmc 20") and child.info.run_name == "lstm"
+    story = parent.data.tags["mlflow.note.content"]
+    assert story.startswith("## nsmc: `lstm` won (accuracy ")
+    assert "| **lstm** | " in story and "(30 rows)" in story and "### Data validation: " in story
+    assert "**Registry:** `nsmc-sentiment` version 1 (`lstm`) → **`@champion`**: no champion yet" in story
+    assert f"#/experiments/{experiment.experiment_id}/runs/{parent_id}" in child.data.tags["mlflow.note.content"]
+    described = client.get_model_version("nsmc-sentiment", "1").description
+    assert described.startswith("`lstm`, test split: accuracy ") and tags["rnnflow.data_digest"][:12] in described
+    assert "`@champion`: no champion yet" in described
+    model_description = client.get_registered_model("nsmc-sentiment").description
+    assert "Labels: `negative`, `positive`" in model_description and "`probability`" in model_description
+
     # Rerunning every task for the same DAG run reuses runs, caches and the version.
     from pipeline import tasks
 
@@ -59,6 +76,16 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     registered = tasks.register(run, prepared, [tasks.evaluate(run, prepared, trained)])
     assert registered["version"] == "1" and registered["alias"] == "champion"
     assert len(client.search_model_versions("name = 'nsmc-sentiment'")) == 1
+
+    # In the Airflow UI the mapped tasks are named by their architecture, not 0, 1, ...
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        mapped = session.query(TaskInstance).filter(TaskInstance.dag_id == "nsmc_sentiment",
+                                                    TaskInstance.run_id == dag_run.run_id,
+                                                    TaskInstance.task_id.in_(["train", "evaluate"])).all()
+        assert sorted((ti.task_id, ti.rendered_map_index) for ti in mapped) == [("evaluate", "lstm"), ("train", "lstm")]
 
     # A fresh process loads the champion from the registry and labels raw Korean text.
     code = ("import json, sys, mlflow.pyfunc; m = mlflow.pyfunc.load_model('models:/nsmc-sentiment@champion'); "
@@ -107,6 +134,8 @@ def test_bad_input_fails_the_run_at_once_and_registers_nothing(airflow_db, mlflo
     assert parent.info.status == "FAILED"
     assert parent.data.tags["rnnflow.failed_task"] == "ingest"
     assert "ratings_train.txt:3: label '3' is not 0 or 1" in parent.data.tags["rnnflow.error"]
+    # The run's page says so too, not "running".
+    assert parent.data.tags["mlflow.note.content"].startswith("## nsmc: failed in task `ingest`\n\n```\n")
     assert not (tmp_path / "data" / "processed" / "ingest").exists() or \
         list((tmp_path / "data" / "processed" / "ingest").iterdir()) == []
 

@@ -49,6 +49,8 @@ def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_
     statuses = {run.data.tags.get("rnnflow.kind"): run.info.status for run in runs}
     assert statuses == {"parent": "KILLED", "child": "KILLED"}, statuses
     assert all(run.data.tags["rnnflow.error"] == f"stopped by {signal.Signals(signum).name}" for run in runs)
+    [parent] = [run for run in runs if run.data.tags.get("rnnflow.kind") == "parent"]
+    assert parent.data.tags["mlflow.note.content"].startswith(f"## {parent.info.run_name}: stopped")
 
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session

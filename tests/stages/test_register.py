@@ -88,6 +88,10 @@ def test_first_version_is_champion_then_noise_is_challenger_then_a_real_gain_win
     assert record["ci_low"] < record["difference"] < record["ci_high"]
     aliases = client.get_registered_model(name).aliases
     assert {alias: str(v) for alias, v in aliases.items()} == {CHAMPION: v3, CHALLENGER: v2}
+    # The registry page tells the same story: each decision is a dated line of the version's description.
+    assert "`@champion`: no champion yet" in client.get_model_version(name, v1).description
+    assert f"replaced as `@champion` by version {v3}: significantly better" in client.get_model_version(name, v1).description
+    assert "`@challenger`: not significant" in client.get_model_version(name, v2).description
 
 
 def test_min_improvement_holds_back_a_significant_but_small_gain(mlflow_store):
@@ -180,8 +184,8 @@ def test_promotion_by_hand_and_rollback_record_who_what_why(mlflow_store):
     assert promote_by_hand(client, name, v3, "weekend hotfix", "lee") == v2
     version = client.get_model_version(name, v3)
     assert version.tags[REASON_TAG] == "promoted by hand by lee: weekend hotfix (replacing version 2)"
-    assert "@champion: promoted by hand by lee: weekend hotfix" in version.description
-    assert "replaced as @champion by version 3" in client.get_model_version(name, v2).description
+    assert "`@champion`: promoted by hand by lee: weekend hotfix" in version.description
+    assert "replaced as `@champion` by version 3" in client.get_model_version(name, v2).description
     with pytest.raises(ValueError, match="already @champion"):
         promote_by_hand(client, name, v3, "again", "lee")
     with pytest.raises(LookupError, match=r"has no version 9 \(versions: \['1', '2', '3'\]\)"):
