@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import interrupts, progress
+from pipeline import interrupts, ownership, progress
 from pipeline.names import (
     CHAMPION,
     ERROR_TAG,
@@ -128,6 +128,7 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
     dag = load_dag(pipeline)
     progress.line(f"rnnflow: {dag.dag_id} ({dag_kind(dag)}), one run with dag.test()")
     interrupts.on_stop(stop_handler(dag.dag_id))
+    end_orphaned_runs(dag.dag_id)
     started = time.perf_counter()
     dag_run = dag.test(run_conf={"overrides": overrides})
     wall_seconds = time.perf_counter() - started
@@ -141,17 +142,16 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dic
 
 
 def stop_handler(dag_id: str):
-    """On Ctrl-C or SIGTERM: the DAG's running DAG run and its task instances end failed, its MLflow
+    """On Ctrl-C or SIGTERM: this process's DAG run and its task instances end failed, its MLflow
     runs KILLED (no run left RUNNING or falsely FINISHED), and the process exits 128 + signal."""
     def stop(signum, frame):
         name = signal.Signals(signum).name
         progress.line(f"rnnflow: {name}: stopping {dag_id}")
         try:
-            for run_id in mark_dag_runs_stopped(dag_id):
-                from pipeline.lineage import dag_run_key
-                from pipeline.tracking import mark_runs_killed
-
-                killed = mark_runs_killed(dag_run_key(dag_id, run_id), f"stopped by {name}")
+            # Ours: claimed by this process, or (stopped before its first task) claimed by nobody yet.
+            ended = end_dag_runs(dag_id, lambda run: ownership.claimed_here(dag_id, run.run_id)
+                                 or ownership.holder_died(dag_id, run.run_id) is None, f"stopped by {name}")
+            for run_id, killed in ended.items():
                 progress.line(f"rnnflow: DAG run {run_id} marked failed, {len(killed)} MLflow run(s) KILLED")
         except Exception as exc:  # stopping must not hang on a bookkeeping error
             progress.line(f"rnnflow: could not mark the run stopped: {exc}")
@@ -162,24 +162,57 @@ def stop_handler(dag_id: str):
     return stop
 
 
-def mark_dag_runs_stopped(dag_id: str) -> list[str]:
-    """The DAG's running DAG runs and their unfinished task instances end failed; their run ids."""
+# A DAG run nobody claimed this long after it started never will: its process died before its first task.
+UNCLAIMED_GRACE_SECONDS = 900
+
+
+def end_orphaned_runs(dag_id: str) -> dict[str, list[str]]:
+    """DAG runs an earlier ``rnnflow run`` left running when its process died without a chance to
+    say so (kill -9, a crash): they end failed and their MLflow runs KILLED. DAG runs another live
+    ``rnnflow run`` holds, and runs a scheduler started, are left alone."""
+    from airflow.utils import timezone
+    from airflow.utils.types import DagRunTriggeredByType
+
+    def orphaned(run) -> bool:
+        if run.triggered_by != DagRunTriggeredByType.TEST:  # a scheduler's run: its own business
+            return False
+        died = ownership.holder_died(dag_id, run.run_id)
+        if died is None and run.start_date is not None:
+            return (timezone.utcnow() - run.start_date).total_seconds() > UNCLAIMED_GRACE_SECONDS
+        return bool(died)
+
+    ended = end_dag_runs(dag_id, orphaned, "its rnnflow process died (found and marked by the next run)")
+    for run_id, killed in ended.items():
+        progress.line(f"rnnflow: DAG run {run_id} was left running by a process that died: marked failed, "
+                      f"{len(killed)} MLflow run(s) KILLED")
+    return ended
+
+
+def end_dag_runs(dag_id: str, chosen, reason: str) -> dict[str, list[str]]:
+    """The DAG's running DAG runs that ``chosen(run)`` picks, with their unfinished task instances,
+    end failed, and their MLflow runs KILLED with ``reason``. DAG run id -> the MLflow run ids."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState, TaskInstanceState
     from sqlalchemy import select
 
+    from pipeline.lineage import dag_run_key
+    from pipeline.tracking import mark_runs_killed
+
+    finished = (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED,
+                TaskInstanceState.UPSTREAM_FAILED, TaskInstanceState.REMOVED)
     with create_session() as session:
-        runs = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.state == DagRunState.RUNNING)).all()
+        runs = [run for run in session.scalars(select(DagRun).where(
+            DagRun.dag_id == dag_id, DagRun.state.in_([DagRunState.RUNNING, DagRunState.QUEUED]))) if chosen(run)]
         for run in runs:
             for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id,
                                                                  TaskInstance.run_id == run.run_id)):
-                if ti.state not in (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED, TaskInstanceState.SKIPPED,
-                                    TaskInstanceState.UPSTREAM_FAILED, TaskInstanceState.REMOVED):
+                if ti.state not in finished:
                     ti.state = TaskInstanceState.FAILED
             run.state = DagRunState.FAILED
-        return [run.run_id for run in runs]
+        run_ids = [run.run_id for run in runs]
+    return {run_id: mark_runs_killed(dag_run_key(dag_id, run_id), reason) for run_id in run_ids}
 
 
 class RunFailed(RuntimeError):

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from pipeline import interrupts, names, progress
+from pipeline import interrupts, names, ownership, progress
 from pipeline.config import ConfigError, PipelineConfig, config_from_yaml_text, load_config, parse_override
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.io import atomic_path
@@ -136,6 +136,8 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
     """Resolve and freeze the run's config, open the parent MLflow run, log the config once."""
     from pipeline.tracking import start_parent_run
 
+    # Under `rnnflow run` this process runs the whole DAG run: the next run can then tell if it died.
+    ownership.claim(dag_id, dag_run_id)
     overrides = overrides_from_params(params)
     config = load_config(pipeline, overrides)
     check_trigger_overrides(overrides, config)

@@ -21,7 +21,7 @@ LAYERS = [
     ["pipeline.corpora"],
     ["pipeline.config"],
     ["pipeline.text", "pipeline.lineage", "pipeline.results", "pipeline.plots", "pipeline.devices",
-     "pipeline.serving", "pipeline.init"],
+     "pipeline.serving", "pipeline.init", "pipeline.ownership"],
     ["pipeline.compare", "pipeline.descriptions", "pipeline.features", "pipeline.fitting", "pipeline.kinds", "pipeline.validation"],
     ["pipeline.tracking", "pipeline.trace", "pipeline.mlflow_app"],
     ["pipeline.batch"],

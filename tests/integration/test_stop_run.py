@@ -17,14 +17,14 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_store, sample_corpus, tmp_path,
-                                                             signum):
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    command = [str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "run", "nsmc", "--source", str(sample_corpus),
-               "--set", f"data_root={tmp_path / 'data'}", "--set", "train.epochs=500", "--set", "text.workers=1",
-               "--set", "train.early_stopping_patience=500", "--set", "tracking.experiment=stop-test"]
+def _command(sample_corpus, tmp_path, experiment: str, epochs: int = 500) -> list[str]:
+    return [str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "run", "nsmc", "--source", str(sample_corpus),
+            "--set", f"data_root={tmp_path / 'data'}", "--set", f"train.epochs={epochs}", "--set", "text.workers=1",
+            "--set", "train.early_stopping_patience=500", "--set", f"tracking.experiment={experiment}"]
+
+
+def _start_training(command: list[str], env: dict) -> tuple[subprocess.Popen, list[str], threading.Thread]:
+    """`rnnflow run` in a subprocess, returned some seconds into its training epochs."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
@@ -34,6 +34,26 @@ def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_
         assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
         time.sleep(0.5)
     time.sleep(8)  # into the training epochs
+    return process, lines, reader
+
+
+def _dag_run_state(run_id: str) -> str:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        state = session.scalars(select(DagRun.state).where(DagRun.dag_id == "nsmc_sentiment",
+                                                           DagRun.run_id == run_id)).one()
+    return str(getattr(state, "value", state))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_store, sample_corpus, tmp_path,
+                                                             signum):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    process, lines, reader = _start_training(_command(sample_corpus, tmp_path, "stop-test"), env)
     signalled = time.monotonic()
     process.send_signal(signum)
     code = process.wait(timeout=60)
@@ -52,12 +72,30 @@ def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_
     [parent] = [run for run in runs if run.data.tags.get("rnnflow.kind") == "parent"]
     assert parent.data.tags["mlflow.note.content"].startswith(f"## {parent.info.run_name}: stopped")
 
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
+    assert _dag_run_state(runs[0].data.tags["rnnflow.dag_run_id"]) == "failed"
 
-    run_id = runs[0].data.tags["rnnflow.dag_run_id"]
-    with create_session() as session:
-        state = session.scalars(select(DagRun.state).where(DagRun.dag_id == "nsmc_sentiment",
-                                                           DagRun.run_id == run_id)).one()
-    assert str(getattr(state, "value", state)) == "failed"
+
+def test_after_kill_9_the_next_run_marks_the_orphaned_runs(airflow_db, mlflow_store, sample_corpus, tmp_path):
+    """kill -9 gives the process no chance to mark anything: the DAG run stays running and the MLflow
+    runs RUNNING until the next `rnnflow run` of the pipeline finds them."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    process, _, _ = _start_training(_command(sample_corpus, tmp_path, "kill-test"), env)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("kill-test").experiment_id
+    [child] = client.search_runs([experiment], "tags.`rnnflow.kind` = 'child'")
+    orphan = child.data.tags["rnnflow.dag_run_id"]
+    assert child.info.status == "RUNNING" and _dag_run_state(orphan) == "running"
+
+    result = subprocess.run(_command(sample_corpus, tmp_path, "kill-test", epochs=1), capture_output=True, text=True,
+                            env=env, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert f"DAG run {orphan} was left running by a process that died: marked failed, 2 MLflow run(s) KILLED" \
+        in output, output[-3000:]
+    assert _dag_run_state(orphan) == "failed"
+    runs = client.search_runs([experiment], f"tags.`rnnflow.dag_run_id` = '{orphan}'")
+    assert {run.info.status for run in runs} == {"KILLED"} and len(runs) == 2
+    assert all("process died" in run.data.tags["rnnflow.error"] for run in runs)
