@@ -27,11 +27,13 @@ from pathlib import Path
 
 from pipeline import interrupts, ownership, progress
 from pipeline.names import (
+    BAD_INPUT_TAG,
     CHAMPION,
     ERROR_TAG,
     FAILED_TASK_TAG,
     KINDS,
     PIPELINES_ENV,
+    RESUME_PARAM,
     TEST_METRIC_PREFIX,
     TRUSTED_OVERRIDES_ENV,
 )
@@ -114,31 +116,67 @@ def check_corpus_reachable(pipeline: str, overrides: list[str]) -> None:
     resolve_source_files(config, corpus_reader(config.corpus.name))
 
 
-def run_pipeline(pipeline: str, source: str | None, overrides: list[str]) -> dict:
-    """Run the pipeline's DAG once with dag.test() and return the run's summary figures."""
+def run_pipeline(pipeline: str, source: str | None, overrides: list[str], resume: bool = False) -> dict:
+    """Run the pipeline's DAG once with dag.test() and return the run's summary figures; with
+    ``resume``, continue its last interrupted DAG run instead of starting afresh."""
+    from pipeline.config import ConfigError
+
     configure_environment()
     # This process runs the tasks for the machine's own user: any override, any path.
     os.environ[TRUSTED_OVERRIDES_ENV] = "1"
+    if resume and (source or overrides):
+        raise ConfigError("run --resume continues the interrupted run with its own frozen config: "
+                          "drop --source and --set")
     if source:
         source = str(Path(source).expanduser().resolve())
         overrides = [f"corpus.source={source}", *overrides]
-    check_corpus_reachable(pipeline, overrides)
+    if not resume:
+        check_corpus_reachable(pipeline, overrides)
     ensure_airflow_db()
     make_discoverable(pipeline)
     dag = load_dag(pipeline)
     progress.line(f"rnnflow: {dag.dag_id} ({dag_kind(dag)}), one run with dag.test()")
     interrupts.on_stop(stop_handler(dag.dag_id))
     end_orphaned_runs(dag.dag_id)
+    conf = resume_conf(dag.dag_id) if resume else {"overrides": overrides}
     started = time.perf_counter()
-    dag_run = dag.test(run_conf={"overrides": overrides})
+    dag_run = dag.test(run_conf=conf)
     wall_seconds = time.perf_counter() - started
+    identity = conf.get(RESUME_PARAM) or dag_run.run_id
     state = str(getattr(dag_run.state, "value", dag_run.state))
     if state != "success":
-        raise RunFailed(f"DAG run {dag_run.run_id} of {dag.dag_id} ended {state}: "
-                        f"{failure_reason(dag.dag_id, dag_run.run_id)}")
-    summary = read_run_summary(dag.dag_id, dag_run.run_id)
+        reason, bad_input = failure_reason(dag.dag_id, identity)
+        raise RunFailed(f"DAG run {dag_run.run_id} of {dag.dag_id} ended {state}: {reason}", bad_input)
+    summary = read_run_summary(dag.dag_id, identity)
     summary["wall_seconds"] = round(wall_seconds, 1)
     return summary
+
+
+def mlflow_identity(run) -> str:
+    """The DAG run id its MLflow runs, run folder and version carry: a resuming run's is the one it resumes."""
+    return (run.conf or {}).get(RESUME_PARAM) or run.run_id
+
+
+def resume_conf(dag_id: str) -> dict:
+    """The run conf that continues the DAG's latest DAG run, which must have ended without success."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from pipeline.config import ConfigError
+
+    with create_session() as session:
+        last = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
+                               .order_by(DagRun.start_date.desc().nulls_last()).limit(1)).first()
+        if last is None:
+            raise ConfigError(f"run --resume: {dag_id} has no DAG run to resume")
+        state = str(getattr(last.state, "value", last.state))
+        if state != "failed":
+            raise ConfigError(f"run --resume: the last DAG run of {dag_id}, {last.run_id}, is {state}: "
+                              "nothing to resume")
+        resumed = mlflow_identity(last)
+        progress.line(f"rnnflow: resuming DAG run {resumed}")
+        return {**(last.conf or {}), RESUME_PARAM: resumed}
 
 
 def stop_handler(dag_id: str):
@@ -211,31 +249,37 @@ def end_dag_runs(dag_id: str, chosen, reason: str) -> dict[str, list[str]]:
                 if ti.state not in finished:
                     ti.state = TaskInstanceState.FAILED
             run.state = DagRunState.FAILED
-        run_ids = [run.run_id for run in runs]
-    return {run_id: mark_runs_killed(dag_run_key(dag_id, run_id), reason) for run_id in run_ids}
+        identities = {run.run_id: mlflow_identity(run) for run in runs}
+    return {run_id: mark_runs_killed(dag_run_key(dag_id, identity), reason) for run_id, identity in identities.items()}
 
 
 class RunFailed(RuntimeError):
-    """A DAG run ended in a state other than success; the message carries the failing task's reason."""
+    """A DAG run ended in a state other than success; the message carries the failing task's reason.
+    ``bad_input``: the reason is the user's data or config (exit 2), not a fault of the run (exit 1)."""
+
+    def __init__(self, message: str, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 def dag_kind(dag) -> str:
     return next((tag for tag in dag.tags if tag in KINDS), "?")
 
 
-def failure_reason(dag_id: str, dag_run_id: str) -> str:
-    """The failed task and its one-line error, as the failure callback recorded them on the parent run."""
+def failure_reason(dag_id: str, dag_run_id: str) -> tuple[str, bool]:
+    """The failed task and its one-line error, as the failure callback recorded them on the parent
+    run, and whether the cause was bad input (the data or config) rather than a fault of the run."""
     from pipeline.lineage import dag_run_key
     from pipeline.tracking import find_parent_tags
 
     try:
         tags = find_parent_tags(dag_run_key(dag_id, dag_run_id))
     except LookupError:
-        return "no MLflow run was started (see the log)"
+        return "no MLflow run was started (see the log)", False
     task, error = tags.get(FAILED_TASK_TAG), tags.get(ERROR_TAG)
     if not task:
-        return "see the log"
-    return f"task {task} failed: {error}"
+        return "see the log", False
+    return f"task {task} failed: {error}", tags.get(BAD_INPUT_TAG) == "true"
 
 
 @contextlib.contextmanager
@@ -339,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--source", help="local corpus file or folder (skips the download)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="config override, e.g. --set train.epochs=3 (repeatable)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the pipeline's last interrupted DAG run (its own config, finished models "
+                          "and training checkpoints) instead of starting a new one")
     shown = run.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print only the run's JSON summary line")
     shown.add_argument("--verbose", action="store_true", help="show Airflow, TensorFlow and MLflow logs too")
@@ -388,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = args.config or args.pipeline
             if not pipeline or (args.config and args.pipeline):
                 parser.error("run: give a pipeline's name or --config FILE (one of them)")
-            return run_command(pipeline, lambda: run_pipeline(pipeline, args.source, args.overrides),
+            return run_command(pipeline, lambda: run_pipeline(pipeline, args.source, args.overrides, args.resume),
                                args.json, args.verbose)
         elif args.command == "init":
             from pipeline.init import write_starter
@@ -416,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(row, ensure_ascii=False))
     except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError, FileExistsError,
             LookupError, ValueError) as exc:
-        print(f"rnnflow: {exc}", file=sys.stderr)
+        print(f"rnnflow: error: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -491,10 +538,10 @@ def run_command(pipeline: str, produce, as_json: bool, verbose: bool) -> int:
                 progress.line(f"rnnflow: logs in {log_path} (--verbose shows them here)")
             summary = produce()
     except RunFailed as exc:
-        print(f"rnnflow: {exc}", file=sys.stderr)
+        print(f"rnnflow: error: {exc}", file=sys.stderr)
         if not verbose:
             print(f"rnnflow: the full log is {log_path}", file=sys.stderr)
-        return 1
+        return 2 if exc.bad_input else 1
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0

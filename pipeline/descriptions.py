@@ -106,7 +106,8 @@ def parent_started_description(config: PipelineConfig, lineage: Lineage) -> str:
 def _lineage_line(lineage: Lineage) -> str:
     """Where a run or version came from; parts not known yet (the data before ingestion) left out."""
     parts = [("DAG run", lineage.run_key), ("data", lineage.data_digest[:12]), ("test split", lineage.test_digest[:12]),
-             ("config", lineage.config_hash), ("commit", lineage.git_commit[:12])]
+             ("config", lineage.config_hash), ("commit", lineage.git_commit[:12]),
+             ("resumed in DAG run", lineage.resumed_in)]
     return " · ".join(f"{label} {_code(value)}" for label, value in parts if value)
 
 

@@ -35,6 +35,9 @@ class Lineage:
     data_digest: str = ""
     test_digest: str = ""
     git_commit: str = ""
+    # The Airflow DAG run that resumed this one after an interruption (``dag_run_id`` stays the
+    # identity of its MLflow runs, run folder and registry version).
+    resumed_in: str = ""
 
     @property
     def run_key(self) -> str:

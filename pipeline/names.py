@@ -57,6 +57,7 @@ REASON_TAG = "rnnflow.promotion_reason"
 PREVIOUS_CHAMPION_TAG = "rnnflow.previous_champion"  # the version a promotion replaced: what rollback restores
 FAILED_TASK_TAG = "rnnflow.failed_task"
 ERROR_TAG = "rnnflow.error"
+BAD_INPUT_TAG = "rnnflow.bad_input"        # "true": the failure was the data or config (no retry helps)
 REGISTERED_VERSION_TAG = "rnnflow.registered_version"
 ALIAS_TAG = "rnnflow.alias"
 BEST_ARCH_TAG = "rnnflow.best_arch"
@@ -76,6 +77,8 @@ def metric_tag(metric: str) -> str:
 DAG_PARAM_FIELDS = {"source": "corpus.source", "corpus": "corpus.name", "tokenizer": "text.tokenizer",
                     "epochs": "train.epochs", "models": "train.models"}
 OVERRIDES_PARAM = "overrides"
+# An interrupted DAG run to continue (`rnnflow run --resume`): its frozen config, MLflow runs and checkpoints.
+RESUME_PARAM = "resume"
 
 # --- Environment variables ---
 HOME_ENV = "RNNFLOW_HOME"                  # moves all local state (data, stores) elsewhere

@@ -18,7 +18,7 @@ from pipeline.config import ConfigError, PipelineConfig, config_from_yaml_text, 
 from pipeline.corpora.errors import ChecksumMismatchError, CorpusFormatError
 from pipeline.io import atomic_path
 from pipeline.lineage import Lineage, git_commit
-from pipeline.names import DAG_PARAM_FIELDS, OVERRIDES_PARAM
+from pipeline.names import DAG_PARAM_FIELDS, OVERRIDES_PARAM, RESUME_PARAM
 from pipeline.paths import run_dir
 
 # Bad input does not get better on retry: such a task fails at once, with the error that names
@@ -72,10 +72,10 @@ def _features_note(result: dict) -> str:
 
 def overrides_from_params(params: dict[str, Any] | None) -> dict[str, Any]:
     """DAG params -> config overrides: each named param sets its field, then ``overrides`` items."""
-    params = params or {}
+    params = {key: value for key, value in (params or {}).items() if key != RESUME_PARAM}
     unknown = set(params) - set(DAG_PARAM_FIELDS) - {OVERRIDES_PARAM}
     if unknown:
-        known = sorted(DAG_PARAM_FIELDS) + [OVERRIDES_PARAM]
+        known = sorted(DAG_PARAM_FIELDS) + [OVERRIDES_PARAM, RESUME_PARAM]
         raise ConfigError(f"unknown DAG params {sorted(unknown)}; known: {known}")
     overrides = {field: params[name] for name, field in DAG_PARAM_FIELDS.items() if params.get(name) is not None}
     for item in params.get(OVERRIDES_PARAM) or []:
@@ -122,7 +122,7 @@ def _run_config(run: dict) -> PipelineConfig:
 def _lineage(run: dict, prepared: dict | None = None) -> Lineage:
     prepared = prepared or {}
     return Lineage(run["dag_id"], run["dag_run_id"], run["config_hash"], prepared.get("data_digest", ""),
-                   prepared.get("test_digest", ""), run["git_commit"])
+                   prepared.get("test_digest", ""), run["git_commit"], run.get("resumed_in", ""))
 
 
 def _features(config: PipelineConfig, prepared: dict):
@@ -141,6 +141,8 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
     overrides = overrides_from_params(params)
     config = load_config(pipeline, overrides)
     check_trigger_overrides(overrides, config)
+    if (params or {}).get(RESUME_PARAM):
+        return _resume(config, dag_id, dag_run_id, params[RESUME_PARAM])
     config_path = run_dir(config.data_dir(), dag_id, dag_run_id) / "config.yaml"
     with atomic_path(config_path) as tmp:
         tmp.write_text(config.to_yaml(), encoding="utf-8")
@@ -148,6 +150,25 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
     return {"config_path": str(config_path), "config_hash": config.config_hash(), "dag_id": dag_id,
             "dag_run_id": dag_run_id, "git_commit": lineage.git_commit,
             "parent_run_id": start_parent_run(config, lineage), "models": list(config.train.models)}
+
+
+def _resume(config: PipelineConfig, dag_id: str, airflow_run_id: str, resumed: str) -> dict:
+    """This DAG run continues ``resumed``: it takes on that run's frozen config, run folder (the
+    training backups), MLflow runs and registry key, so finished work is reused, training goes on
+    from its last finished epoch, and one version is registered."""
+    from pipeline.tracking import reopen_parent_run
+
+    config_path = run_dir(config.data_dir(), dag_id, resumed) / "config.yaml"
+    if not config_path.is_file():
+        raise ConfigError(f"resume: DAG run {resumed!r} of {dag_id} has no run folder ({config_path.parent}): "
+                          "nothing to resume")
+    frozen = config_from_yaml_text(config_path.read_text(encoding="utf-8"), str(config_path))
+    lineage = Lineage(dag_id, resumed, frozen.config_hash(), git_commit=git_commit(), resumed_in=airflow_run_id)
+    parent_run_id = reopen_parent_run(frozen, lineage)
+    progress.line(f"    resuming DAG run {resumed} (MLflow run {parent_run_id})")
+    return {"config_path": str(config_path), "config_hash": frozen.config_hash(), "dag_id": dag_id,
+            "dag_run_id": resumed, "resumed_in": airflow_run_id, "git_commit": lineage.git_commit,
+            "parent_run_id": parent_run_id, "models": list(frozen.train.models)}
 
 
 @pipeline_task("ingest + validate", _rows_note)
@@ -237,7 +258,12 @@ def mark_run_failed(context) -> None:
     run = task_instance.xcom_pull(task_ids="start_run")
     if not run:
         return
-    mark_parent_failed(_run_config(run), run["parent_run_id"], task_instance.task_id, str(context.get("exception")))
+    from airflow.sdk.exceptions import AirflowFailException
+
+    # pipeline_task raises AirflowFailException for bad input only: the CLI then exits 2, not 1.
+    exception = context.get("exception")
+    mark_parent_failed(_run_config(run), run["parent_run_id"], task_instance.task_id, str(exception),
+                       bad_input=isinstance(exception, AirflowFailException))
 
 
 def _batch_config(pipeline: str) -> PipelineConfig:

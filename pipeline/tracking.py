@@ -33,6 +33,7 @@ from pipeline.lineage import Lineage
 from pipeline.names import (
     ALIAS_TAG,
     ARCH_TAG,
+    BAD_INPUT_TAG,
     BEST_ARCH_TAG,
     CHAMPION,
     DATA_DIGEST_TAG,
@@ -41,6 +42,7 @@ from pipeline.names import (
     REGISTERED_VERSION_TAG,
     RUN_KEY_TAG,
     RUN_ROLE_TAG,
+    TAG_PREFIX,
     TRAINING_RUN_TAG,
     VALIDATION_STATUS_TAG,
     VALIDATION_WARNINGS_TAG,
@@ -170,6 +172,27 @@ def start_parent_run(config: PipelineConfig, lineage: Lineage) -> str:
     return parent_run_id
 
 
+def reopen_parent_run(config: PipelineConfig, lineage: Lineage) -> str:
+    """The parent run of an interrupted DAG run, RUNNING again for the DAG run resuming it."""
+    from pipeline.config import ConfigError
+
+    client = configure(config)
+    existing = _find_run(client, training_experiment(client, config), lineage.run_key)
+    if existing is None:
+        raise ConfigError(f"resume: DAG run {lineage.run_key} has no MLflow parent run in experiment "
+                          f"{config.tracking.experiment!r}: nothing to resume")
+    run_id = existing.info.run_id
+    if existing.info.status == "FINISHED":
+        raise ConfigError(f"resume: DAG run {lineage.run_key} already finished (MLflow run {run_id}): "
+                          "nothing to resume")
+    client.update_run(run_id, status="RUNNING")
+    if ERROR_TAG in existing.data.tags:
+        client.delete_tag(run_id, ERROR_TAG)
+    client.set_tag(run_id, f"{TAG_PREFIX}resumed_in", lineage.resumed_in)
+    client.set_tag(run_id, NOTE_TAG, parent_started_description(config, lineage))
+    return run_id
+
+
 def log_ingest(config: PipelineConfig, parent_run_id: str, ingested: IngestResult) -> None:
     client = configure(config)
     client.set_tag(parent_run_id, DATA_DIGEST_TAG, ingested.data_digest)
@@ -264,8 +287,11 @@ def log_run_summary(config: PipelineConfig, parent_run_id: str, lineage: Lineage
     return summary
 
 
-def mark_parent_failed(config: PipelineConfig, parent_run_id: str, task_id: str, error: str) -> None:
+def mark_parent_failed(config: PipelineConfig, parent_run_id: str, task_id: str, error: str,
+                       bad_input: bool = False) -> None:
     client = configure(config)
+    if bad_input:
+        client.set_tag(parent_run_id, BAD_INPUT_TAG, "true")
     client.set_tag(parent_run_id, FAILED_TASK_TAG, task_id)
     client.set_tag(parent_run_id, ERROR_TAG, error[:4000])
     client.set_tag(parent_run_id, NOTE_TAG, ended_description(f"{config.pipeline}: failed in task `{task_id}`", error))

@@ -41,6 +41,7 @@ PARAMS_DOC = """
 | `epochs` | `train.epochs` | `3` |
 | `models` | `train.models`: architectures to train side by side ({architectures}) | `{models}` |
 | `overrides` | any config field, `key=value` with a YAML value | `["text.min_freq=3"]` |
+| `resume` | an interrupted DAG run to continue with its frozen config | `manual__2026-11-30T08:40:02+00:00` |
 """
 
 
@@ -72,6 +73,9 @@ def dag_params(config: PipelineConfig) -> dict[str, Param]:
                         description="Architectures to train side by side."),
         names.OVERRIDES_PARAM: Param([], type="array", items={"type": "string"},
                                      description="Config overrides key=value, e.g. [\"text.min_freq=3\"]."),
+        names.RESUME_PARAM: Param(None, type=["null", "string"],
+                                  description="The id of an interrupted DAG run to continue from its checkpoints, "
+                                              "with its own frozen config."),
     }
     missing = set(names.DAG_PARAM_FIELDS) - set(params)
     if missing:

@@ -52,7 +52,7 @@ def test_every_pipeline_has_the_same_shape_and_params(dagbag, dag_id):
     assert {t.task_id for t in dag.tasks} == TASKS
     assert type(dag.get_task("train")).__name__.endswith("MappedOperator")
     assert type(dag.get_task("evaluate")).__name__.endswith("MappedOperator")
-    assert set(dag.params.keys()) == set(names.DAG_PARAM_FIELDS) | {names.OVERRIDES_PARAM}
+    assert set(dag.params.keys()) == set(names.DAG_PARAM_FIELDS) | {names.OVERRIDES_PARAM, names.RESUME_PARAM}
     assert dag.get_task("register").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
     # What the Airflow UI shows: readable names, a doc on every task, mapped tasks named by architecture.
     for task in dag.tasks:

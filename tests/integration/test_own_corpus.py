@@ -103,7 +103,8 @@ def test_korean_csv_three_classes_yaml_only_then_drift_warns_then_stops(tmp_path
 
     # With the drift limit at error the run stops at ingest, before any training.
     third = run_cli("--config", str(pipeline), "--set", "validation.label_drift_psi.error=0.1", env=cli_env)
-    assert third.returncode == 1
+    assert third.returncode == 2  # bad data: the user's to fix, not a fault of the run
+    assert "rnnflow: error: DAG run " in third.stderr
     assert "task ingest failed" in third.stderr and "label_drift_psi" in third.stderr
     assert "tickets.csv, column '분류'" in third.stderr
     runs = client.search_runs([parent.info.experiment_id], order_by=["attributes.start_time DESC"])
@@ -176,6 +177,9 @@ def test_the_promotion_event_and_inbox_scoring_under_a_real_airflow_run(tmp_path
     (inbox / ".arriving.csv").write_text("text\n아직 쓰는 중\n", encoding="utf-8")
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", cli_env["MLFLOW_TRACKING_URI"])
+    # make_discoverable writes os.environ itself: monkeypatch takes the variable first, so that the
+    # pipeline does not stay discoverable for later tests in this worker (the DAG bag test saw it).
+    monkeypatch.setenv("RNNFLOW_PIPELINES", os.environ.get("RNNFLOW_PIPELINES", ""))
     make_discoverable(str(pipeline))
     dag = batch_dag(config, source=str(pipeline.resolve()))
     first = dag.test()

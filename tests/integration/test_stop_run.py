@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -23,17 +24,19 @@ def _command(sample_corpus, tmp_path, experiment: str, epochs: int = 500) -> lis
             "--set", "train.early_stopping_patience=500", "--set", f"tracking.experiment={experiment}"]
 
 
-def _start_training(command: list[str], env: dict) -> tuple[subprocess.Popen, list[str], threading.Thread]:
-    """`rnnflow run` in a subprocess, returned some seconds into its training epochs."""
+def _start_training(command: list[str], env: dict, data_root: Path) -> tuple[subprocess.Popen, list[str],
+                                                                          threading.Thread]:
+    """`rnnflow run` in a subprocess, returned once it has finished some training epochs (its
+    BackupAndRestore folder records one)."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
     deadline = time.monotonic() + 600
-    while not any(line.strip().startswith("preprocess") for line in lines):  # training starts next
+    while not list(data_root.glob("runs/nsmc_sentiment/*/lstm/backup/training_metadata.json")):
         assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
         time.sleep(0.5)
-    time.sleep(8)  # into the training epochs
+    time.sleep(2)  # a few epochs in
     return process, lines, reader
 
 
@@ -53,7 +56,7 @@ def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_
                                                              signum):
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    process, lines, reader = _start_training(_command(sample_corpus, tmp_path, "stop-test"), env)
+    process, lines, reader = _start_training(_command(sample_corpus, tmp_path, "stop-test"), env, tmp_path / "data")
     signalled = time.monotonic()
     process.send_signal(signum)
     code = process.wait(timeout=60)
@@ -75,27 +78,50 @@ def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_
     assert _dag_run_state(runs[0].data.tags["rnnflow.dag_run_id"]) == "failed"
 
 
-def test_after_kill_9_the_next_run_marks_the_orphaned_runs(airflow_db, mlflow_store, sample_corpus, tmp_path):
+def test_after_kill_9_resume_marks_the_orphan_and_continues_it_to_one_version(airflow_db, mlflow_store,
+                                                                              sample_corpus, tmp_path):
     """kill -9 gives the process no chance to mark anything: the DAG run stays running and the MLflow
-    runs RUNNING until the next `rnnflow run` of the pipeline finds them."""
+    runs RUNNING until the next `rnnflow run` finds them. `--resume` then continues that DAG run from
+    its training backup, into the same parent MLflow run, and registers one version."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    process, _, _ = _start_training(_command(sample_corpus, tmp_path, "kill-test"), env)
+    epochs = 200
+    process, _, _ = _start_training(_command(sample_corpus, tmp_path, "kill-test", epochs=epochs), env,
+                                    tmp_path / "data")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("kill-test").experiment_id
-    [child] = client.search_runs([experiment], "tags.`rnnflow.kind` = 'child'")
-    orphan = child.data.tags["rnnflow.dag_run_id"]
-    assert child.info.status == "RUNNING" and _dag_run_state(orphan) == "running"
+    [killed_child] = client.search_runs([experiment], "tags.`rnnflow.kind` = 'child'")
+    orphan = killed_child.data.tags["rnnflow.dag_run_id"]
+    assert killed_child.info.status == "RUNNING" and _dag_run_state(orphan) == "running"
 
-    result = subprocess.run(_command(sample_corpus, tmp_path, "kill-test", epochs=1), capture_output=True, text=True,
-                            env=env, timeout=900)
+    rnnflow = str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow")
+    result = subprocess.run([rnnflow, "run", "nsmc", "--resume"], capture_output=True, text=True, env=env, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert f"DAG run {orphan} was left running by a process that died: marked failed, 2 MLflow run(s) KILLED" \
         in output, output[-3000:]
+    assert f"resuming DAG run {orphan}" in output
     assert _dag_run_state(orphan) == "failed"
+
     runs = client.search_runs([experiment], f"tags.`rnnflow.dag_run_id` = '{orphan}'")
-    assert {run.info.status for run in runs} == {"KILLED"} and len(runs) == 2
-    assert all("process died" in run.data.tags["rnnflow.error"] for run in runs)
+    parent = next(run for run in runs if run.data.tags["rnnflow.kind"] == "parent")
+    children = sorted((run for run in runs if run.data.tags["rnnflow.kind"] == "child"),
+                      key=lambda run: run.info.start_time)
+    assert parent.info.status == "FINISHED" and "rnnflow.error" not in parent.data.tags
+    resumed_in = parent.data.tags["rnnflow.resumed_in"]
+    assert resumed_in != orphan and _dag_run_state(resumed_in) == "success"
+    assert [run.info.status for run in children] == ["KILLED", "FINISHED"]
+    assert "process died" in children[0].data.tags["rnnflow.error"]
+    # From the backup of its last finished epoch, not from scratch (patience 500: no early stop).
+    assert 0 < children[1].data.metrics["epochs_run"] < epochs
+    [version] = client.search_model_versions("name = 'nsmc-sentiment'")
+    assert version.tags["rnnflow.dag_run_id"] == orphan and version.tags["rnnflow.resumed_in"] == resumed_in
+    assert version.tags["rnnflow.run_id"] == children[1].info.run_id
+
+    # Nothing left to resume: one line, exit 2.
+    again = subprocess.run([rnnflow, "run", "nsmc", "--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 2
+    assert f"rnnflow: error: run --resume: the last DAG run of nsmc_sentiment, {resumed_in}, is success: nothing " \
+           "to resume" in again.stderr, again.stderr[-2000:]
