@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -112,22 +113,38 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
 
     monitor = "val_loss" if valid_data is not None else "loss"
     arch_dir = run_dir(config.data_dir(), lineage.dag_id, lineage.dag_run_id) / arch
+    backup = arch_dir / "backup"
     (arch_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=config.train.early_stopping_patience,
-                                      restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(arch_dir / "checkpoints" / "best.keras", monitor=monitor,
-                                        save_best_only=True),
-        # A retried task resumes from its last finished epoch instead of starting over.
-        keras.callbacks.BackupAndRestore(str(arch_dir / "backup")),
-        mlflow.keras.MlflowCallback(),
-    ]
-    if progress.attached():
-        callbacks.append(progress.epoch_callback(arch, config.train.epochs))
+
+    def fit():
+        callbacks = [
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=config.train.early_stopping_patience,
+                                          restore_best_weights=True),
+            keras.callbacks.ModelCheckpoint(arch_dir / "checkpoints" / "best.keras", monitor=monitor,
+                                            save_best_only=True),
+            # A retried task (or `rnnflow run --resume`) goes on from its last finished epoch. Two
+            # generations: a process killed while writing one leaves the other to restore.
+            keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+            mlflow.keras.MlflowCallback(),
+        ]
+        if progress.attached():
+            callbacks.append(progress.epoch_callback(arch, config.train.epochs))
+        # shuffle=False: the train dataset reshuffles itself each epoch (make_datasets), seeded.
+        return model.fit(train_data, validation_data=valid_data, epochs=config.train.epochs,
+                         callbacks=callbacks, shuffle=False, verbose=2)
+
     start = time.perf_counter()
-    # shuffle=False: the train dataset reshuffles itself each epoch (make_datasets), seeded.
-    history = model.fit(train_data, validation_data=valid_data, epochs=config.train.epochs,
-                        callbacks=callbacks, shuffle=False, verbose=2)
+    had_backup = backup.is_dir() and any(backup.iterdir())
+    try:
+        history = fit()
+    except (OSError, ValueError) as exc:
+        if not had_backup:
+            raise
+        # Both generations unreadable: losing the finished epochs beats failing the run.
+        log.warning("the training backup in %s could not be restored (%s): training %s from the start",
+                    backup, exc, arch)
+        shutil.rmtree(backup, ignore_errors=True)
+        history = fit()
     train_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(KERAS_MODEL_ARTIFACT).name

@@ -91,6 +91,8 @@ def trace_version(client: MlflowClient, ref: str) -> Trace:
     training_id = version.tags.get(TRAINING_RUN_TAG) or version.run_id
     parent_id = _run_links(client, trace, training_id)
     _dag_run_link(trace, _tag(version, "dag_id"), _tag(version, "dag_run_id"))
+    if _tag(version, "resumed_in"):  # interrupted, then finished by `rnnflow run --resume`
+        _dag_run_link(trace, _tag(version, "dag_id"), _tag(version, "resumed_in"), "resumed in airflow dag run")
     _config_link(client, trace, parent_id, _tag(version, "config_hash"))
     _data_links(client, trace, parent_id, _tag(version, "data_digest"), _tag(version, "test_digest"))
     commit = _tag(version, "git_commit")
@@ -152,9 +154,9 @@ def _run_links(client: MlflowClient, trace: Trace, training_id: str) -> str | No
     return parent_id
 
 
-def _dag_run_link(trace: Trace, dag_id: str, dag_run_id: str) -> None:
+def _dag_run_link(trace: Trace, dag_id: str, dag_run_id: str, name: str = "airflow dag run") -> None:
     if not dag_id or not dag_run_id:
-        trace.add("airflow dag run", "not recorded", BROKEN)
+        trace.add(name, "not recorded", BROKEN)
         return
     try:
         from airflow.models.dagrun import DagRun
@@ -165,12 +167,12 @@ def _dag_run_link(trace: Trace, dag_id: str, dag_run_id: str) -> None:
             state = str(getattr(found.state, "value", found.state)) if found else None
             when = f", started {found.start_date:%Y-%m-%d %H:%M:%S}" if found and found.start_date else ""
     except Exception as exc:  # the metadata DB may be another deployment's or unreachable
-        trace.add("airflow dag run", f"{dag_id} / {dag_run_id}", BROKEN, f"Airflow DB not readable: {exc}")
+        trace.add(name, f"{dag_id} / {dag_run_id}", BROKEN, f"Airflow DB not readable: {exc}")
         return
     if state is None:
-        trace.add("airflow dag run", f"{dag_id} / {dag_run_id}", BROKEN, "not in this Airflow metadata DB")
+        trace.add(name, f"{dag_id} / {dag_run_id}", BROKEN, "not in this Airflow metadata DB")
     else:
-        trace.add("airflow dag run", f"{dag_id} / {dag_run_id} ({state}{when})")
+        trace.add(name, f"{dag_id} / {dag_run_id} ({state}{when})")
 
 
 def _config_link(client: MlflowClient, trace: Trace, parent_id: str | None, config_hash: str) -> None:

@@ -76,3 +76,34 @@ def test_validation_dataset_has_a_fixed_order():
     first = [y.tolist() for _, y in data.as_numpy_iterator()]
     second = [y.tolist() for _, y in data.as_numpy_iterator()]
     assert first == second
+
+
+def test_an_unreadable_training_backup_means_training_from_the_start_not_a_failed_run(tmp_path, mlflow_store,
+                                                                                       caplog):
+    """kill -9 while Keras writes its backup can leave both generations unreadable: the run then
+    trains from the first epoch instead of failing every retry on the same file."""
+    import keras
+    import mlflow
+    import numpy as np
+    import tensorflow as tf
+
+    from pipeline.config import load_config
+    from pipeline.fitting import fit_and_log
+    from pipeline.lineage import Lineage
+    from pipeline.paths import run_dir
+
+    config = load_config("nsmc", {"data_root": str(tmp_path / "data"), "train.epochs": 3})
+    lineage = Lineage("dag", "run-1", "hash")
+    backup = run_dir(config.data_dir(), "dag", "run-1") / "tiny" / "backup"
+    backup.mkdir(parents=True)
+    for name in ("latest.weights.h5", "latest.weights.h5.bkp"):
+        (backup / name).write_bytes(b"\x89HDF\r\n half a file")
+    (backup / "training_metadata.json").write_text('{"epoch": 2, "batch": -1}')
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rows = tf.data.Dataset.from_tensor_slices((np.ones((8, 4), "float32"), np.zeros(8, "int32"))).batch(4)
+    mlflow.set_experiment("backup-test")
+    with mlflow.start_run(), caplog.at_level("WARNING", logger="pipeline.fitting"):
+        stats = fit_and_log(config, model, rows, rows, "tiny", lineage)
+    assert stats.epochs_run == 3
+    assert "could not be restored" in caplog.text and "training tiny from the start" in caplog.text

@@ -119,6 +119,11 @@ def test_after_kill_9_resume_marks_the_orphan_and_continues_it_to_one_version(ai
     [version] = client.search_model_versions("name = 'nsmc-sentiment'")
     assert version.tags["rnnflow.dag_run_id"] == orphan and version.tags["rnnflow.resumed_in"] == resumed_in
     assert version.tags["rnnflow.run_id"] == children[1].info.run_id
+    lineage = subprocess.run([rnnflow, "lineage", "nsmc-sentiment@champion"], capture_output=True, text=True,
+                             env=env, timeout=300)
+    assert f"nsmc_sentiment / {orphan} (failed" in lineage.stdout, lineage.stdout + lineage.stderr
+    assert "resumed in airflow dag run" in lineage.stdout and f"nsmc_sentiment / {resumed_in} (success" \
+        in lineage.stdout, lineage.stdout
 
     # Nothing left to resume: one line, exit 2.
     again = subprocess.run([rnnflow, "run", "nsmc", "--resume"], capture_output=True, text=True, env=env, timeout=300)
