@@ -95,7 +95,9 @@ def test_schema_check_catches_a_broken_file(compose):
 def test_every_component_of_the_deployment_is_there(compose):
     services = compose["services"]
     for name, command in AIRFLOW_COMPONENTS.items():
-        assert services[name]["command"][:2] == ["airflow", command], name
+        # The api-server's shell first writes its password file, then execs Airflow.
+        started = " ".join(services[name]["command"]).split("exec ")[-1].split()
+        assert started[:2] == ["airflow", command], name
     assert {"postgres", "redis", "mlflow", "airflow-init"} <= set(services)
     mlflow = services["mlflow"]["command"]
     assert mlflow[:2] == ["mlflow", "server"]
@@ -132,7 +134,8 @@ def test_train_queue_setting_matches_the_dag_factory(raw_compose):
 def test_credentials_come_only_from_the_env_file(raw_compose):
     example = env_file(DOCKER / "env.example")
     secrets = {name for name in example if SECRET_NAME.search(name)}
-    assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET"} <= secrets
+    assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD",
+            "MLFLOW_ADMIN_PASSWORD"} <= secrets
     assert all(example[name] == "change-me" for name in secrets), "env.example must hold placeholders only"
     text = (DOCKER / "compose.yaml").read_text()
     for name in secrets:
@@ -144,6 +147,66 @@ def test_credentials_come_only_from_the_env_file(raw_compose):
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
         interpolate(raw_compose, missing)
     assert (PROJECT_ROOT / ".gitignore").read_text().count("docker/.env") == 1
+
+
+def _waits_for(services: dict, name: str, target: str, seen: frozenset = frozenset()) -> bool:
+    """``name`` starts only after ``target`` (directly or through what it depends on)."""
+    depends = services[name].get("depends_on") or {}
+    return target in depends or any(_waits_for(services, other, target, seen | {name})
+                                    for other in depends if other not in seen)
+
+
+def test_nothing_is_reachable_unauthenticated_or_beyond_loopback(compose, raw_compose):
+    services = compose["services"]
+    published = {name: service["ports"] for name, service in services.items() if service.get("ports")}
+    assert set(published) == {"mlflow", "airflow-apiserver"}
+    assert all(port.startswith("127.0.0.1:") for ports in published.values() for port in ports), published
+    mlflow_command = services["mlflow"]["command"]
+    assert mlflow_command[mlflow_command.index("--app-name") + 1] == "basic-auth"
+    assert services["mlflow"]["environment"]["MLFLOW_AUTH_ADMIN_PASSWORD"] == "change-me"  # from env.example
+    auth_ini = (DOCKER / "mlflow-auth.ini").read_text()
+    assert "default_permission = NO_PERMISSIONS" in auth_ini and "admin_password =\n" in auth_ini
+    for name in ("airflow-worker-cpu", "airflow-worker-gpu", "airflow-scheduler"):
+        environment = services[name]["environment"]
+        assert environment["MLFLOW_TRACKING_PASSWORD"] == "change-me" and environment["MLFLOW_TRACKING_USERNAME"]
+    api = services["airflow-apiserver"]
+    assert "--airflow-passwords" in " ".join(api["command"])
+    assert api["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    # Placeholder secrets stop the stack before anything starts.
+    assert services["secrets-check"]["command"] == ["python", "-m", "pipeline.secrets_check"]
+    for name in set(services) - {"secrets-check"}:
+        assert _waits_for(services, name, "secrets-check"), f"{name} starts without the secrets check"
+
+
+def test_the_secrets_check_refuses_the_example_values_and_names_each():
+    from pipeline import secrets_check
+
+    example = env_file(DOCKER / "env.example")
+    env = {**example, secrets_check.REQUIRED_ENV: raw_secrets_list()}
+    found = secrets_check.problems(env, raw_secrets_list().split(","))
+    assert len(found) == len(raw_secrets_list().split(",")) and all("placeholder" in item for item in found)
+    strong = {name: "x7" * 16 for name in raw_secrets_list().split(",")}
+    assert secrets_check.problems({**env, **strong}, raw_secrets_list().split(",")) == []
+    assert secrets_check.problems({"A": "short1"}, ["A", "B"]) == ["A is 6 characters (at least 12)", "B is not set"]
+
+
+def raw_secrets_list() -> str:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())["x-secrets"]["RNNFLOW_REQUIRED_SECRETS"]
+
+
+def test_the_secrets_check_exits_2_with_one_line_and_writes_the_airflow_password_file(tmp_path, capsys):
+    from pipeline import secrets_check
+
+    names = "POSTGRES_PASSWORD,AIRFLOW_ADMIN_PASSWORD"
+    bad = {secrets_check.REQUIRED_ENV: names, "POSTGRES_PASSWORD": "change-me", "AIRFLOW_ADMIN_PASSWORD": "change-me"}
+    assert secrets_check.main(["--airflow-passwords", str(tmp_path / "p.json")], bad) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rnnflow: error: docker/.env: POSTGRES_PASSWORD still holds")
+    assert "change-me" not in err and not (tmp_path / "p.json").exists()
+    good = {**bad, "POSTGRES_PASSWORD": "p" * 20, "AIRFLOW_ADMIN_PASSWORD": "s3cret-" * 3, "AIRFLOW_ADMIN_USER": "ops"}
+    assert secrets_check.main(["--airflow-passwords", str(tmp_path / "auth" / "p.json")], good) == 0
+    assert json.loads((tmp_path / "auth" / "p.json").read_text()) == {"ops": "s3cret-" * 3}
+    assert (tmp_path / "auth" / "p.json").stat().st_mode & 0o077 == 0
 
 
 def test_images_bake_in_no_credentials():
