@@ -15,7 +15,8 @@ from tests.conftest import PROJECT_ROOT
 
 # Bottom to top. A module may import its own unit and units of a lower rank only.
 LAYERS = [
-    ["pipeline.names", "pipeline.io", "pipeline.progress", "pipeline.significance", "pipeline.interrupts"],
+    ["pipeline.names", "pipeline.io", "pipeline.progress", "pipeline.significance", "pipeline.interrupts",
+     "pipeline.secrets_check"],
     ["pipeline.paths"],
     ["models"],
     ["pipeline.corpora"],
