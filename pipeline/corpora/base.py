@@ -9,6 +9,7 @@ every reader's section, and DAG parsing validates configs.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,36 @@ def files_in(folder: Path, wanted: Callable[[Path], bool]) -> dict[str, Path]:
         raise FileNotFoundError(f"corpus.source {folder}: not a folder")
     return {str(path.relative_to(folder)): path for path in sorted(folder.rglob("*"))
             if path.is_file() and wanted(path)}
+
+
+# The text columns of a CorpusRead (classification: text; translation: source and target).
+TEXT_COLUMNS = ("text", "source", "target")
+# C0 control characters but tab, newline and carriage return, and DEL: NUL above all, which a
+# truncated or zero-padded file leaves and which tokenizers treat inconsistently.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def scrub_control_characters(read: CorpusRead) -> CorpusRead:
+    """Control characters removed from the text columns of every split, the rows changed counted
+    under the split's ``repaired``, and rows left with no text dropped and counted under
+    ``dropped`` (the report shows both; nothing passes uncounted)."""
+    for split, frame in read.splits.items():
+        report = read.file_reports.setdefault(split, {})
+        for column in (c for c in TEXT_COLUMNS if c in frame.columns):
+            values = frame[column].astype(str)
+            dirty = values.str.contains(_CONTROL)
+            if not dirty.any():
+                continue
+            frame = frame.assign(**{column: values.str.replace(_CONTROL, "", regex=True)})
+            repaired = report.setdefault("repaired", {})
+            repaired[f"control_characters_in_{column}"] = int(dirty.sum())
+            emptied = dirty & (frame[column].str.strip() == "")
+            if emptied.any():
+                frame = frame[~emptied].reset_index(drop=True)
+                dropped = report.setdefault("dropped", {})
+                dropped[f"only_control_characters_in_{column}"] = int(emptied.sum())
+        read.splits[split] = frame
+    return read
 
 
 def drop_repeated_texts(frame: "pd.DataFrame", dropped: Counter) -> "pd.DataFrame":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.corpora import corpus_reader
-from pipeline.corpora.base import LOCATION_FIELDS, CorpusReader
+from pipeline.corpora.base import LOCATION_FIELDS, CorpusReader, scrub_control_characters
 from pipeline.corpora.download import fetch
 from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
 from pipeline.io import atomic_dir, digest_strings, read_json, sha256_file, write_json
@@ -22,8 +22,8 @@ from pipeline.results import REPORT_FILE, TABLE_FILE, IngestResult
 
 log = logging.getLogger(__name__)
 
-# 4: the validation split is stratified by label.
-INGEST_VERSION = "4"
+# 4: the validation split is stratified by label. 5: control characters scrubbed and counted.
+INGEST_VERSION = "5"
 
 
 def resolve_source_files(config: PipelineConfig, reader: CorpusReader) -> dict[str, Path]:
@@ -71,7 +71,8 @@ def run_ingest(config: PipelineConfig) -> IngestResult:
         return IngestResult(str(out_dir / TABLE_FILE), str(out_dir / REPORT_FILE), data_digest, key,
                             report["test_digest"], report["rows"])
 
-    table, report = kind_of(config).build_table(reader.read(files, config.corpus), config, data_digest)
+    read = scrub_control_characters(reader.read(files, config.corpus))
+    table, report = kind_of(config).build_table(read, config, data_digest)
     report["file_sha256"] = file_digests
     with atomic_dir(out_dir) as tmp:
         table.to_parquet(tmp / TABLE_FILE, index=False)

@@ -59,6 +59,19 @@ def test_truncated_document_and_missing_files_are_errors(tmp_path):
         parse_sgml(tmp_path / "reut2-001.sgm")
 
 
+@pytest.mark.parametrize("cut", ["</BODY>", "</TOPICS>", "</D>", "</TITLE>"])
+def test_a_truncated_tag_inside_a_document_is_an_error_naming_file_line_and_document(tmp_path, cut):
+    good = _document(1, "TRAIN", ["earn"], "Profit rose.")
+    broken = _document(2, "TRAIN", ["earn"], "Net loss.")
+    broken = broken.replace(cut, cut[:-2], 1)  # "</BODY>" -> "</BOD": the tag cut short
+    (tmp_path / "reut2-000.sgm").write_text(good + broken, encoding="latin-1")
+    element = cut.strip("</>")
+    # Line 10: the second document's <REUTERS> line (each document here is nine lines).
+    with pytest.raises(CorpusFormatError, match=rf'reut2-000.sgm:10: <REUTERS NEWID="2"> opens <{element}> (\d) '
+                                                rf"time\(s\) but closes it (?!\1)\d \(a truncated tag\?\)"):
+        parse_sgml(tmp_path / "reut2-000.sgm")
+
+
 @needs_shared_corpora("reuters")
 def test_real_distribution_counts():
     documents = read_distribution(SHARED_CORPORA / "reuters")

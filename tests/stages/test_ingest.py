@@ -43,6 +43,27 @@ def test_bad_input_leaves_no_output(tmp_path):
     assert not ingest_dir.exists() or list(ingest_dir.iterdir()) == []
 
 
+def test_nul_and_other_control_characters_are_removed_and_counted(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "nul"
+    folder.mkdir()
+    rows = [f"{i}\t{'좋다' if i % 2 else '별로'} 영화 {i}\t{i % 2}" for i in range(1, 41)]
+    rows[0] = "1\t좋\x00다 영화\x07 1\t1"
+    rows[1] = "2\t\x00\x00\t0"  # nothing but NUL: no text left
+    write_nsmc(folder / "ratings_train.txt", rows)
+    write_nsmc(folder / "ratings_test.txt", [f"{i}\t영화 {i}\t{i % 2}" for i in range(100, 120)])
+    config = load_config("nsmc", {"data_root": str(tmp_path / "data"), "corpus.source": str(folder)})
+    ingested = run_ingest(config)
+    report = read_json(ingested.report_path)
+    assert report["files"]["train"]["repaired"]["control_characters_in_text"] == 2
+    assert report["files"]["train"]["dropped"]["only_control_characters_in_text"] == 1
+    table = pd.read_parquet(ingested.table_path)
+    assert not table["text"].str.contains("[\x00-\x08]", regex=True).any()
+    assert "좋다 영화 1" in table["text"].tolist()
+    assert ingested.rows["train"] + ingested.rows["valid"] == 39
+
+
 def test_missing_source_folder_is_named(tmp_path):
     config = load_config("nsmc", {"corpus.source": str(tmp_path / "nowhere")})
     with pytest.raises(FileNotFoundError, match="nowhere: not a folder"):

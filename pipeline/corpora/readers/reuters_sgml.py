@@ -30,6 +30,11 @@ _TITLE = re.compile(r"<TITLE>(.*?)</TITLE>", re.S)
 _BODY = re.compile(r"<BODY>(.*?)</BODY>", re.S)
 _TEXT = re.compile(r"<TEXT[^>]*>(.*?)</TEXT>", re.S)
 _TAG = re.compile(r"<[^>]+>")
+# The elements whose text or topics a document is read from: each must close what it opens, or a
+# truncated tag would silently cost the document its body or its topic.
+_ELEMENTS = ("TOPICS", "D", "TITLE", "BODY", "TEXT")
+_OPEN = {name: re.compile(rf"<{name}[\s>]") for name in _ELEMENTS}
+_CLOSE = {name: re.compile(rf"</{name}>") for name in _ELEMENTS}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 
@@ -60,6 +65,12 @@ def parse_sgml(path: Path) -> list[ReutersDocument]:
             line = content.count("\n", 0, match.start()) + 1
             raise CorpusFormatError(f"{path}:{line}: <REUTERS> lacks attribute(s) {sorted(missing)}")
         body = match["body"]
+        for name in _ELEMENTS:
+            opened, closed = len(_OPEN[name].findall(body)), len(_CLOSE[name].findall(body))
+            if opened != closed:
+                line = content.count("\n", 0, match.start()) + 1
+                raise CorpusFormatError(f"{path}:{line}: <REUTERS NEWID=\"{attributes['NEWID']}\"> opens <{name}> "
+                                        f"{opened} time(s) but closes it {closed} (a truncated tag?)")
         topics_block = _TOPICS.search(body)
         topics = tuple(_clean(t) for t in _D.findall(topics_block[1])) if topics_block else ()
         title, main = _TITLE.search(body), _BODY.search(body)
