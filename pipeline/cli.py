@@ -423,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("env", help="print the environment that reaches the local Airflow and MLflow stores")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command in ("lineage", "predict", "promote", "rollback"):
+        # Their answer is a few lines: MLflow's INFO chatter (creating a fresh store's tables, say)
+        # would bury it. Runs keep every log in their log file; the server keeps its own.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
     from pipeline.config import ConfigError
     from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError

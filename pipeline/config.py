@@ -418,6 +418,8 @@ def validate_config(data: dict[str, Any], origin: str = "<dict>") -> PipelineCon
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors()]
+        if len(problems) == 1:  # the usual case: one line, as every user error is
+            raise ConfigError(f"config {origin} is invalid: {problems[0]}") from None
         raise ConfigError(f"config {origin} is invalid:\n  " + "\n  ".join(problems)) from None
 
 

@@ -174,6 +174,9 @@ def parallel_table(read: CorpusRead, config: PipelineConfig, data_digest: str) -
     corpus, seed = config.corpus, config.train.seed
     pairs = read.splits["all"]
     dropped = dict(read.file_reports["all"]["dropped"])
+    if pairs.empty:  # before any filter: the files themselves hold no pair
+        raise CorpusFormatError(f"{corpus.source}: no sentence pairs in the file(s) (dropped while reading: "
+                                f"{ {key: value for key, value in dropped.items() if value} or 'nothing'})")
     source_words = pd.Series(pair_lengths(pairs["source"]), index=pairs.index)
     target_words = pd.Series(pair_lengths(pairs["target"]), index=pairs.index)
     too_short = (source_words < corpus.min_words) | (target_words < corpus.min_words)
@@ -192,7 +195,8 @@ def parallel_table(read: CorpusRead, config: PipelineConfig, data_digest: str) -
         dropped["over_max_pairs"] = len(pairs) - corpus.max_pairs
         pairs = pairs.iloc[np.sort(rng.choice(len(pairs), corpus.max_pairs, replace=False))]
     if pairs.empty:
-        raise CorpusFormatError(f"{corpus.source}: no pairs left after the length filters")
+        raise CorpusFormatError(f"{corpus.source}: no pairs left after the filters (dropped: "
+                                f"{ {key: value for key, value in dropped.items() if value} })")
     sources = pairs["source"].unique()
     order = rng.permutation(len(sources))
     n_test = int(round(len(sources) * corpus.test_fraction))

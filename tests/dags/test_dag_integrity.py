@@ -150,8 +150,8 @@ def test_a_dag_processor_with_the_distributed_settings(tmp_path):
     # Broken files are named with their field by a stand-in DAG and by parse warnings, not by an
     # import error: Airflow would mark every DAG of the file stale and stop all their schedules.
     assert parsed["errors"] == {}
-    for problem in (f"{tmp_path / 'broken.yaml'} is invalid:   corpus.label_column: required field missing",
-                    f"{tmp_path / 'typo.yaml'} is invalid:   train.epochz: unknown field"):
+    for problem in (f"{tmp_path / 'broken.yaml'} is invalid: corpus.label_column: required field missing",
+                    f"{tmp_path / 'typo.yaml'} is invalid: train.epochz: unknown field"):
         assert problem in parsed["broken_doc"]
         assert any(problem.replace("   ", "\n  ") in warning for warning in parsed["warnings"])
     training = ["aihub_translation", "imdb_sentiment", "inbox", "nsmc_sentiment", "reuters_topics", "reviews",

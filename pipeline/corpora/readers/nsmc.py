@@ -78,6 +78,10 @@ def parse_file(path: Path) -> tuple["pd.DataFrame", ParseStats]:
         if len(fields) < 2:
             raise CorpusFormatError(f"{path}:{line_number}: expected id, document and label separated by tabs")
         row_id, raw_label = fields[0].strip(), fields[-1].strip()
+        if raw_label not in LABELS and len(fields) != 3:
+            # Not a bad label but a row of the wrong shape (its last field is text): say that.
+            raise CorpusFormatError(f"{path}:{line_number}: {len(fields)} tab-separated fields, expected id, "
+                                    f"document and label; the last one, {raw_label[:40]!r}, is not a label (0 or 1)")
         if raw_label not in LABELS:
             raise CorpusFormatError(f"{path}:{line_number}: label {raw_label!r} is not 0 or 1")
         if not row_id:
