@@ -8,6 +8,7 @@ models cross XCom.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from pathlib import Path
@@ -40,12 +41,15 @@ def pipeline_task(name: str | Callable[..., str], note: Callable[[dict], str] | 
             with progress.stage(label, note) as holder:
                 try:
                     holder["result"] = function(*args, **kwargs)
-                except BAD_INPUT_ERRORS as exc:
+                except Exception as exc:
+                    run = args[0] if args and isinstance(args[0], dict) else {}
+                    reason = unfixable_by_retry(exc, run.get("data_dir"))
+                    if reason is None:
+                        raise  # transient (a lost connection, a killed worker): Airflow's retries may help
                     from airflow.sdk.exceptions import AirflowFailException
 
                     # One line first in the task's log, and one traceback rather than two: the message
                     # names the file, row or field, and the reader's stack would only bury it.
-                    reason = f"{type(exc).__name__}: {exc}"
                     log.error("rnnflow: %s", reason)
                     raise AirflowFailException(reason) from None
             return holder["result"]
@@ -53,6 +57,24 @@ def pipeline_task(name: str | Callable[..., str], note: Callable[[dict], str] | 
         return wrapper
 
     return decorate
+
+
+# Storage that no retry two minutes later will fix: a full disk or quota, a read-only or forbidden path.
+STORAGE_ERRNOS = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded",
+                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                  errno.EPERM: "operation not permitted"}
+
+
+def unfixable_by_retry(exc: BaseException, data_dir: str | None = None) -> str | None:
+    """The one-line reason when ``exc`` is bad input or unusable storage, else None. Writers such
+    as Parquet's do not say which file filled the disk: ``data_dir`` is named then."""
+    if isinstance(exc, BAD_INPUT_ERRORS):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        where = exc.filename or (f"under the data root {data_dir}" if data_dir else "under the data root")
+        return (f"{STORAGE_ERRNOS[exc.errno]}: {where} (free space or fix permissions there, or set data_root "
+                "elsewhere, then run again)")
+    return None
 
 
 RANKING_METRICS = {metric for metrics in names.KIND_METRICS.values() for metric in metrics}
@@ -148,7 +170,7 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
         tmp.write_text(config.to_yaml(), encoding="utf-8")
     lineage = Lineage(dag_id, dag_run_id, config.config_hash(), git_commit=git_commit())
     return {"config_path": str(config_path), "config_hash": config.config_hash(), "dag_id": dag_id,
-            "dag_run_id": dag_run_id, "git_commit": lineage.git_commit,
+            "dag_run_id": dag_run_id, "git_commit": lineage.git_commit, "data_dir": str(config.data_dir()),
             "parent_run_id": start_parent_run(config, lineage), "models": list(config.train.models)}
 
 
@@ -168,6 +190,7 @@ def _resume(config: PipelineConfig, dag_id: str, airflow_run_id: str, resumed: s
     progress.line(f"    resuming DAG run {resumed} (MLflow run {parent_run_id})")
     return {"config_path": str(config_path), "config_hash": frozen.config_hash(), "dag_id": dag_id,
             "dag_run_id": resumed, "resumed_in": airflow_run_id, "git_commit": lineage.git_commit,
+            "data_dir": str(frozen.data_dir()),
             "parent_run_id": parent_run_id, "models": list(frozen.train.models)}
 
 

@@ -217,3 +217,73 @@ def test_the_suite_covers_every_reader():
     text = "\n".join(f"{case} {CASES[case][1]}" for case in CASES)
     covered = {name for name in reader_names() if name in text or name.split("_")[0] in text}
     assert covered == set(reader_names()), set(reader_names()) - covered
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 256 KiB file system (CI runs as root); yields its mount point, unmounted afterwards."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _big_nsmc(folder: Path) -> Path:
+    rng = np.random.default_rng(0)  # random syllables: no compression brings the table under 256 KiB
+    rows = "".join(f"{i}\t{''.join(map(chr, rng.integers(0xAC00, 0xD7A3, 120)))}\t{i % 2}\n" for i in range(4000))
+    _write(folder, {"ratings_train.txt": NSMC_HEADER + rows, "ratings_test.txt": NSMC_TEST})
+    return folder
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
+def test_a_full_or_read_only_data_root_fails_at_once_with_one_line_and_no_partial_files(small_tmpfs, tmp_path,
+                                                                                       read_only):
+    import errno
+    import subprocess
+
+    from pipeline.tasks import unfixable_by_retry
+
+    if read_only:
+        subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    config = load_config("nsmc", {"corpus.source": str(_big_nsmc(tmp_path / "corpus")),
+                                  "data_root": str(small_tmpfs / "data")})
+    with pytest.raises(OSError) as caught:
+        run_ingest(config)
+    assert caught.value.errno == (errno.EROFS if read_only else errno.ENOSPC)
+    reason = unfixable_by_retry(caught.value, str(config.data_dir()))
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith("read-only file system: " if read_only else "no space left: ")
+    assert str(small_tmpfs) in reason and "data_root" in reason
+    assert [p for p in small_tmpfs.rglob("*") if p.is_file()] == []  # nothing half written
+
+
+def test_the_task_wrapper_fails_unfixable_errors_at_once_and_lets_transient_ones_retry():
+    import errno
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.tasks import pipeline_task
+
+    @pipeline_task("disk")
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/processed/x.parquet")
+
+    @pipeline_task("network")
+    def flaky():
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(AirflowFailException, match=r"^no space left: /data/processed/x.parquet \(free space"):
+        full()
+    with pytest.raises(ConnectionResetError):  # Airflow retries it
+        flaky()
