@@ -316,6 +316,36 @@ def broken_pipelines_dag(problems: list[str]) -> DAG:
     return broken()
 
 
+def pipeline_file_problems() -> list[str]:
+    """What is wrong with each pipeline file that cannot become DAGs, naming file and field, found
+    without building any DAG (``dags/rnnflow_pipeline_errors.py`` must define none)."""
+    files, problems = discover_pipelines()
+    owners: dict[str, str] = {}
+    for name, path in files.items():
+        try:
+            config = load_config(name)
+        except (ConfigError, ValueError) as exc:
+            problems.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            continue
+        ids = [config.dag_id] + ([f"{config.dag_id}_batch"] if config.batch.enabled else [])
+        taken = [dag_id for dag_id in ids if dag_id in owners]
+        if taken:
+            problems.append(f"{path}: DAG id {taken[0]!r} is already used by {owners[taken[0]]}")
+            continue
+        owners.update({dag_id: str(path) for dag_id in ids})
+    return problems
+
+
+def raise_for_broken_pipelines() -> None:
+    """An import error of the calling DAG file naming every broken pipeline file and its field: the
+    Airflow UI shows import errors on every page. That file defines no DAG, so Airflow marking its
+    DAGs stale stops nothing (the pipelines are defined by ``dags/rnnflow_pipelines.py``)."""
+    problems = pipeline_file_problems()
+    if problems:
+        raise PipelineFileError(f"{len(problems)} rnnflow pipeline file(s) could not be loaded: " + " | ".join(
+            problem.replace("\n", " ") for problem in problems))
+
+
 def pipeline_dags() -> dict[str, DAG]:
     """DAG id -> DAG for every pipeline file (the built-in ones and ``RNNFLOW_PIPELINES``). A file
     that does not load does not stop the others: it is logged, warned about, and listed by the
