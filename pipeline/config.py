@@ -132,6 +132,10 @@ class ValidationConfig(FrozenConfig):
     length_outlier_fraction: Limit = Limit(warn=0.02)
     # Test tokens outside the train vocabulary (classification; checked when features are built).
     test_oov_rate: Limit = Limit(warn=0.25)
+    # Classification, checked when features are built: the current champion's accuracy on this run's
+    # test split minus the share of that split's most frequent label. Far below zero, the split is so
+    # unlike the champion's data, or its labels so changed, that a model promoted on it means nothing.
+    champion_margin_over_majority: Limit = Limit(warn=0.0, error=-0.1)
     # Drift of the train split from the current champion's: label mix and text length.
     label_drift_psi: Limit = Limit(warn=0.1)
     length_drift_psi: Limit = Limit(warn=0.1)

@@ -336,3 +336,35 @@ def mark_runs_killed(run_key: str, reason: str) -> list[str]:
             client.set_terminated(run.info.run_id, status="KILLED")
             stopped.append(run.info.run_id)
     return stopped
+
+
+def training_run_of(client: MlflowClient, name: str, version: str) -> str | None:
+    """The run that trained a version (rnnflow's tag), else the run its model was logged in."""
+    found = client.get_model_version(name, version)
+    return found.tags.get(TRAINING_RUN_TAG) or found.run_id
+
+
+def recorded_test_predictions(client: MlflowClient, name: str, version: str, test_digest: str,
+                              predictions_of) -> list[str]:
+    """A version's predictions on the test split ``test_digest``: recorded on its training run by
+    evaluation (or by an earlier call), else ``predictions_of(model_uri)`` once, recorded there, so
+    a champion is not re-scored for the same split (by the data checks, then the promotion gate)."""
+    import json
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.results import predictions_artifact
+
+    run_id = training_run_of(client, name, version)
+    artifact = predictions_artifact(test_digest)
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")["predictions"]
+    except (MlflowException, OSError, KeyError, json.JSONDecodeError):
+        pass
+    predictions = predictions_of(f"models:/{name}/{version}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact).name
+        path.write_text(json.dumps({"test_digest": test_digest, "predictions": predictions}), encoding="utf-8")
+        client.log_artifact(run_id, str(path), str(Path(artifact).parent))
+    return predictions

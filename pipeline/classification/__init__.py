@@ -41,9 +41,9 @@ class Classification:
         return validate_classification(config, table, report, reference)
 
     def feature_findings(self, config: "PipelineConfig", prepared: "ClassificationFeatures") -> list["Finding"]:
-        from pipeline.classification.validation import oov_finding
+        from pipeline.classification.validation import champion_finding, oov_finding
 
-        return [oov_finding(config, prepared)]
+        return [oov_finding(config, prepared), *champion_finding(config, prepared)]
 
     def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "ClassificationFeatures":
         from pipeline.classification.features import prepare_classification

@@ -3,11 +3,15 @@ length outliers and drift from the champion's training data (``pipeline.validati
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from pipeline.config import PipelineConfig
 from pipeline.validation import Finding, binned, chi_square_p, failure, judge, length_profile, psi, robust_outliers
+
+log = logging.getLogger(__name__)
 
 # How many lengths per split the report's histogram keeps.
 LENGTH_SAMPLE = 2000
@@ -132,3 +136,41 @@ def oov_finding(config: PipelineConfig, prepared) -> Finding:
     return judge("test_oov_rate", rate, config.validation.test_oov_rate,
                  f"{rate:.1%} of the test split's tokens are not in the train vocabulary "
                  f"(text.tokenizer {config.text.tokenizer}, text.min_freq {config.text.min_freq})")
+
+
+def champion_finding(config: PipelineConfig, prepared) -> list[Finding]:
+    """The current champion on this run's test split against always answering its most frequent
+    label; none without a champion. Its predictions are recorded for the promotion gate, which then
+    does not score it again."""
+    from functools import partial
+
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.classification.evaluation import test_predictions
+    from pipeline.io import read_json
+    from pipeline.names import CHAMPION
+    from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE
+    from pipeline.tracking import configure, recorded_test_predictions
+
+    client = configure(config)
+    name = config.registry.model_name
+    try:
+        champion = str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return []
+    try:
+        predicted = recorded_test_predictions(client, name, champion, prepared.test_digest,
+                                              partial(test_predictions, prepared=prepared))
+    except Exception as exc:  # a champion that cannot be scored must not block every future run
+        log.warning("%s version %s (@champion) could not score this test split: %s", name, champion, exc)
+        return []
+    with np.load(prepared.path(FEATURES_FILE)) as arrays:
+        y_test = arrays["y_test"]
+    label_names = read_json(prepared.path(TEXT_SPEC_FILE))["label_names"]
+    truth = [label_names[i] for i in y_test]
+    accuracy = float(np.mean([guess == real for guess, real in zip(predicted, truth)])) if truth else 0.0
+    counts = pd.Series(truth).value_counts()
+    majority_label, majority = counts.idxmax(), float(counts.max()) / max(1, len(truth))
+    return [judge("champion_margin_over_majority", accuracy - majority, config.validation.champion_margin_over_majority,
+                  f"{name} version {champion} (@champion) scores accuracy {accuracy:.3f} on this run's test split "
+                  f"({len(truth)} rows), where always answering {majority_label!r} scores {majority:.3f}", below=True)]

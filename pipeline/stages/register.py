@@ -39,10 +39,10 @@ from pipeline.names import (
     metric_tag,
 )
 from pipeline.paths import PROJECT_ROOT
-from pipeline.results import TEXT_SPEC_FILE, EvalResult, PreparedFeatures, RegisterResult, predictions_artifact
+from pipeline.results import TEXT_SPEC_FILE, EvalResult, PreparedFeatures, RegisterResult
 from pipeline.serving import pinned_requirements
 from pipeline.significance import Comparison, decide
-from pipeline.tracking import configure
+from pipeline.tracking import configure, recorded_test_predictions, training_run_of
 
 log = logging.getLogger(__name__)
 
@@ -126,30 +126,8 @@ class Gate:
     compare: Callable[[list[str], list[str]], Comparison]
 
 
-def training_run_of(client: MlflowClient, name: str, version: str) -> str | None:
-    """The run that trained a version (rnnflow's tag), else the run its model was logged in."""
-    found = client.get_model_version(name, version)
-    return found.tags.get(TRAINING_RUN_TAG) or found.run_id
-
-
 def version_predictions(client: MlflowClient, name: str, version: str, gate: Gate) -> list[str]:
-    """A version's predictions on this run's test split: recorded on its training run by
-    evaluation (or by an earlier gate), else computed through its pyfunc once and recorded there,
-    so a champion is not re-scored on every run."""
-    import json
-
-    run_id = training_run_of(client, name, version)
-    artifact = predictions_artifact(gate.test_digest)
-    try:
-        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact}")["predictions"]
-    except (MlflowException, OSError, KeyError, json.JSONDecodeError):
-        pass
-    predictions = gate.predictions_of(f"models:/{name}/{version}")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(artifact).name
-        path.write_text(json.dumps({"test_digest": gate.test_digest, "predictions": predictions}), encoding="utf-8")
-        client.log_artifact(run_id, str(path), str(Path(artifact).parent))
-    return predictions
+    return recorded_test_predictions(client, name, version, gate.test_digest, gate.predictions_of)
 
 
 def promote(client: MlflowClient, name: str, version: str, gate: Gate) -> tuple[str, str]:
