@@ -50,9 +50,13 @@ def test_triggered_run_succeeds_under_the_scheduler(tmp_path, sample_corpus):
         # The JSON is the last line: Airflow may print warnings (graphviz missing) before it.
         listed = airflow_cli(env, "dags", "list", "--output", "json").strip().splitlines()[-1]
         assert {"own_reviews", "nsmc_sentiment", "sms_spam"} <= {row["dag_id"] for row in json.loads(listed)}
-        # The broken file is named, with its field, by a stand-in DAG; no import error, so nothing
-        # else in the DAG file is marked stale.
-        assert _query(env, "SELECT filename FROM import_error") == []
+        # The broken file is the import error of rnnflow_pipeline_errors.py, naming the file and the
+        # field; that file holds no DAG, so no pipeline's DAG is marked stale (the run below succeeds).
+        errors = wait_for(lambda: _query(env, "SELECT filename, stacktrace FROM import_error"), 120,
+                          "the broken pipeline file's import error", group)
+        assert [filename for filename, _ in errors] == ["rnnflow_pipeline_errors.py"]
+        assert f"{pipelines / 'broken.yaml'} is invalid: corpus.text_column: required field missing" in errors[0][1]
+        assert _query(env, "SELECT dag_id FROM dag WHERE is_stale OR has_import_errors") == []
         [(description,)] = _query(env, "SELECT description FROM dag WHERE dag_id = 'rnnflow_broken_pipeline_files'")
         assert str(pipelines / "broken.yaml") in description
         assert "corpus.text_column: required field missing" in description

@@ -120,19 +120,19 @@ def test_the_uis_show_the_runs_the_comparison_the_champion_and_the_dag_run(tmp_p
 
         # A new user opens the bare address: the experiment's training runs, not a GenAI traces page.
         browser.get(mlflow_ui)
-        text = _shows(browser, "Model training", parent.info.run_name[:12], "Runs")
+        # The experiment's description renders after the runs table: wait for it too.
+        _shows(browser, "Model training", parent.info.run_name[:12], "Runs", "classification models trained by rnnflow")
         assert f"#/experiments/{experiment.experiment_id}/runs" in browser.current_url
-        assert "classification models trained by rnnflow" in text
         _screenshot(browser, "1-mlflow-landing")
 
         # The parent run's page says who won and what the registry did, above the "Show more" fold.
         browser.get(f"{mlflow_ui}/#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}")
-        text = _shows(browser, f"nsmc: {winner} won (accuracy", "Registry:", f"{MODEL} version 1",
+        _shows(browser, f"nsmc: {winner} won (accuracy", "Registry:", f"{MODEL} version 1",
                       "@champion", "no champion yet")
         _screenshot(browser, "2-mlflow-parent-run")
         # Unfolded: the comparison table, the chart (served from the run's artifacts) and the data checks.
         browser.find_element(By.XPATH, "//*[normalize-space(text())='Show more']").click()
-        text = _shows(browser, "Models on the same test split (30 rows)", "tfidf_nb", "tfidf_logreg",
+        _shows(browser, "Models on the same test split (30 rows)", "tfidf_nb", "tfidf_logreg",
                       "Data validation: ", "Promotion")
         chart = browser.find_element(By.CSS_SELECTOR, "img[src*='get-artifact']")  # MLflow's sanitizer drops alt
         wait_for(lambda: browser.execute_script("return arguments[0].naturalWidth", chart) > 0, 30,
@@ -142,7 +142,7 @@ def test_the_uis_show_the_runs_the_comparison_the_champion_and_the_dag_run(tmp_p
 
         # The registry page: the champion alias and a version description with metrics and lineage.
         browser.get(f"{mlflow_ui}/#/models/{MODEL}/versions/1")
-        text = _shows(browser, "champion", f"{winner}, test split: accuracy", "DAG run", dag_run_id[:20])
+        _shows(browser, "champion", f"{winner}, test split: accuracy", "DAG run", dag_run_id[:20])
         _screenshot(browser, "3-mlflow-version")
         browser.get(f"{mlflow_ui}/#/models/{MODEL}")
         _shows(browser, "Labels: negative, positive", "Promotion:")
@@ -150,7 +150,7 @@ def test_the_uis_show_the_runs_the_comparison_the_champion_and_the_dag_run(tmp_p
 
         # The Airflow UI: the DAG run that trained it, successful.
         browser.get(f"http://127.0.0.1:{airflow_port}/dags/nsmc_sentiment/runs/{dag_run_id}")
-        text = _shows(browser, dag_run_id, "Success", "Ingest and validate", "tfidf_nb", timeout=90)
+        _shows(browser, dag_run_id, "Success", "Ingest and validate", "tfidf_nb", timeout=90)
         _screenshot(browser, "5-airflow-dag-run")
     finally:
         if browser is not None:
