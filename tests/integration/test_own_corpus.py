@@ -116,24 +116,26 @@ def test_korean_tsv_with_separate_train_and_dev_files(tmp_path, cli_env):
     train_tsv_pipeline(tmp_path, cli_env)
 
 
-def train_tsv_pipeline(tmp_path, cli_env, tokenizer: str = "okt"):
-    """A Korean TSV pipeline with separate train and dev files, run once from the CLI; its file."""
+def train_tsv_pipeline(tmp_path, cli_env, tokenizer: str = "okt", name: str = "reviews"):
+    """A Korean TSV pipeline with separate train and dev files, run once from the CLI; its file.
+    ``name`` names the pipeline and its model (``<name>-model``): the tests of one pytest worker
+    share an Airflow DB, where an asset name (``rnnflow.<name>.inbox``) keeps its first URI."""
     rows = {"train": 40, "dev": 12}
-    for name, count in rows.items():
+    for split, count in rows.items():
         lines = ["sentence\tlabel"]
         for i in range(count):
             label = ["긍정", "부정"][i % 2]
             text = ["정말 재밌고 감동적인 영화", "지루하고 돈 아까운 영화"][i % 2]
-            lines.append(f"{text} {name} {i}\t{label}")
-        (tmp_path / f"{name}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    pipeline = tmp_path / "reviews.yaml"
+            lines.append(f"{text} {split} {i}\t{label}")
+        (tmp_path / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pipeline = tmp_path / f"{name}.yaml"
     pipeline.write_text(f"""
 corpus: {{name: table, source: {tmp_path / 'train.tsv'}, test_source: {tmp_path / 'dev.tsv'},
           text_column: sentence, label_column: label}}
 text: {{tokenizer: {tokenizer}, min_freq: 1}}
 train: {{models: [tfidf_nb]}}
-registry: {{model_name: reviews-model}}
-tracking: {{experiment: reviews}}
+registry: {{model_name: {name}-model}}
+tracking: {{experiment: {name}}}
 data_root: {tmp_path / 'data'}
 """, encoding="utf-8")
     result = run_cli("--config", str(pipeline), "--json", env=cli_env)
@@ -141,7 +143,7 @@ data_root: {tmp_path / 'data'}
     summary = json.loads(result.stdout)
     assert summary["rows"]["test"] == 12
     assert {"test_accuracy", "test_macro_f1"} <= set(summary["models"]["tfidf_nb"])
-    predicted = mlflow.pyfunc.load_model("models:/reviews-model@champion").predict(["감동적인 영화 최고"])
+    predicted = mlflow.pyfunc.load_model(f"models:/{name}-model@champion").predict(["감동적인 영화 최고"])
     assert predicted["label"].tolist() == ["긍정"]
     return pipeline
 
@@ -167,8 +169,9 @@ def test_the_promotion_event_and_inbox_scoring_under_a_real_airflow_run(tmp_path
 
     # MeCab, not a konlpy JVM: this test scores in the pytest worker's own process (dag.test), and a
     # JVM started inside an in-process Airflow task later hung Komoran's start in the same worker.
-    pipeline = train_tsv_pipeline(tmp_path, cli_env, tokenizer="mecab")
-    assert len(_asset_events("mlflow-registry://reviews-model/champion")) == 1
+    # Its own pipeline name: the TSV test may have registered "reviews" assets in this worker's Airflow DB.
+    pipeline = train_tsv_pipeline(tmp_path, cli_env, tokenizer="mecab", name="scored")
+    assert len(_asset_events("mlflow-registry://scored-model/champion")) == 1
     config = load_config(str(pipeline))
     inbox, outbox = config.batch_dirs()
     inbox.mkdir(parents=True, exist_ok=True)
@@ -191,7 +194,7 @@ def test_the_promotion_event_and_inbox_scoring_under_a_real_airflow_run(tmp_path
     assert (inbox / "rejected" / "broken.csv").is_file()
     assert "no text column 'text'" in (inbox / "rejected" / "broken.csv.error.txt").read_text(encoding="utf-8")
     assert (inbox / ".arriving.csv").is_file() and len(list(outbox.iterdir())) == 1
-    runs = mlflow.MlflowClient().search_runs([mlflow.get_experiment_by_name("reviews-model-batch").experiment_id])
+    runs = mlflow.MlflowClient().search_runs([mlflow.get_experiment_by_name("scored-model-batch").experiment_id])
     assert [(run.info.status, run.data.tags["rnnflow.dag_run_id"]) for run in runs] == [("FINISHED", first.run_id)]
     assert len(_asset_events(outbox.resolve().as_uri())) == 1
 
