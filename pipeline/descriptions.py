@@ -60,13 +60,13 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(frame: pd.DataFrame, bold_first: bool = True) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     """The comparison frame as a markdown table, best row first and in bold."""
     titles = [COLUMN_TITLES.get(c, c.removeprefix(TEST_METRIC_PREFIX).replace("_", " ")) for c in frame.columns]
     lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for index, row in frame.iterrows():
         cells = [_cell(_figure(column, row[column]) if column != "model" else row[column]) for column in frame.columns]
-        if bold_first and index == 0:
+        if index == 0:
             cells[0] = f"**{cells[0]}**"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -13,15 +13,14 @@ import fcntl
 import os
 from pathlib import Path
 
-from pipeline.paths import airflow_home
+from pipeline.paths import airflow_home, safe_file_name
 
 # Lock path -> open file descriptor, held until the process exits.
 _claimed: dict[Path, int] = {}
 
 
 def claim_path(dag_id: str, dag_run_id: str) -> Path:
-    safe_run_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in dag_run_id)
-    return airflow_home() / "rnnflow-claims" / dag_id / f"{safe_run_id}.lock"
+    return airflow_home() / "rnnflow-claims" / dag_id / f"{safe_file_name(dag_run_id)}.lock"
 
 
 def claim(dag_id: str, dag_run_id: str) -> None:

@@ -24,10 +24,14 @@ def resolve(path: str | Path) -> Path:
     return path if path.is_absolute() else state_root() / path
 
 
+def safe_file_name(dag_run_id: str) -> str:
+    """A DAG run id as one file or folder name (``manual__2026-11-30T08:40:02+00:00`` has ``:`` and ``+``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in dag_run_id)
+
+
 def run_dir(data_dir: Path, dag_id: str, dag_run_id: str) -> Path:
     """A DAG run's own folder (resolved config, checkpoints, training backups)."""
-    safe_run_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in dag_run_id)
-    return data_dir / "runs" / dag_id / safe_run_id
+    return data_dir / "runs" / dag_id / safe_file_name(dag_run_id)
 
 
 def local_mlflow_dir() -> Path:

@@ -316,6 +316,11 @@ def broken_pipelines_dag(problems: list[str]) -> DAG:
     return broken()
 
 
+def _file_problem(path, exc: Exception) -> str:
+    """A pipeline file's load error, naming the file once (config errors already name it)."""
+    return str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+
+
 def pipeline_file_problems() -> list[str]:
     """What is wrong with each pipeline file that cannot become DAGs, naming file and field, found
     without building any DAG (``dags/rnnflow_pipeline_errors.py`` must define none)."""
@@ -325,7 +330,7 @@ def pipeline_file_problems() -> list[str]:
         try:
             config = load_config(name)
         except (ConfigError, ValueError) as exc:
-            problems.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            problems.append(_file_problem(path, exc))
             continue
         ids = [config.dag_id] + ([f"{config.dag_id}_batch"] if config.batch.enabled else [])
         taken = [dag_id for dag_id in ids if dag_id in owners]
@@ -357,7 +362,7 @@ def pipeline_dags() -> dict[str, DAG]:
             config = load_config(name)
             built = [training_dag(config)] + ([batch_dag(config)] if config.batch.enabled else [])
         except (ConfigError, ValueError) as exc:
-            problems.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            problems.append(_file_problem(path, exc))
             continue
         taken = [one.dag_id for one in built if one.dag_id in dags]
         if taken:
