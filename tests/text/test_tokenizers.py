@@ -1,6 +1,15 @@
-"""Each tokenizer for real: MeCab-ko, the four konlpy taggers (one JVM), whitespace."""
+"""Each tokenizer for real: MeCab-ko, the four konlpy taggers (one JVM), whitespace.
 
+The konlpy taggers run in a fresh interpreter, as the product runs them (in spawned pool workers,
+``pipeline.text.parallel``): a pytest worker that has already run Airflow and TensorFlow in-process
+was seen twice to hang for good inside the JVM's Komoran constructor, and a JVM cannot be restarted
+within one process, so a fresh process is the only way to give each test a clean JVM.
+"""
+
+import json
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -22,12 +31,22 @@ def test_mecab_with_pos_tags():
     assert tokens[0] == "영화/NNG"
 
 
+def _tokenize_in_fresh_process(name: str, options: dict, text: str) -> list[str]:
+    script = ("import json, sys; from pipeline.text.tokenizers import make_tokenizer; "
+              "name, options, text = json.loads(sys.argv[1]); "
+              "print(json.dumps(make_tokenizer(name, options).tokenize(text)))")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps([name, options, text])],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("name, expected", [
     ("okt", ["아", "더빙", "진짜", "짜증나네요", "목소리"]),
     ("komoran", None), ("kkma", None), ("hannanum", None),
 ])
 def test_konlpy_taggers(name, expected):
-    tokens = make_tokenizer(name).tokenize(SENTENCE)
+    tokens = _tokenize_in_fresh_process(name, {}, SENTENCE)
     if expected is not None:
         assert tokens == expected
     assert "더빙" in tokens or "더" in tokens
@@ -35,7 +54,7 @@ def test_konlpy_taggers(name, expected):
 
 
 def test_okt_stemming_option():
-    assert "짜증나다" in make_tokenizer("okt", {"stem": True}).tokenize(SENTENCE)
+    assert "짜증나다" in _tokenize_in_fresh_process("okt", {"stem": True}, SENTENCE)
 
 
 def test_whitespace():
