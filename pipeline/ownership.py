@@ -9,11 +9,14 @@ holds is an orphan. A Ctrl-C handler also marks only the DAG runs its own proces
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import os
 from pathlib import Path
+from typing import Iterator
 
-from pipeline.paths import airflow_home, safe_file_name
+from pipeline.paths import airflow_home, safe_file_name, state_root
 
 # Lock path -> open file descriptor, held until the process exits.
 _claimed: dict[Path, int] = {}
@@ -61,3 +64,23 @@ def holder_died(dag_id: str, dag_run_id: str) -> bool | None:
     finally:
         os.close(descriptor)  # also drops the lock just taken
     return True
+
+
+@contextlib.contextmanager
+def registry_lock(registry_uri: str, model_name: str) -> Iterator[None]:
+    """Only one process on this host decides a registered model's aliases at a time.
+
+    A promotion reads ``@champion``, compares against it and moves the alias; two runs doing that
+    at once would both compare against the same old champion and the alias would end wherever the
+    later one wrote it, leaving the other version's record claiming a title it does not hold. A
+    blocking ``flock``, dropped by the kernel if the holder dies. Across hosts the register task
+    runs one at a time per DAG (``max_active_tis_per_dag=1``)."""
+    key = hashlib.sha256(f"{registry_uri}\n{model_name}".encode()).hexdigest()[:16]
+    path = state_root() / ".rnnflow-locks" / f"registry-{safe_file_name(model_name)}-{key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # drops the lock

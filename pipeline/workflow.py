@@ -219,7 +219,8 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
             get_current_context()["arch"] = trained["arch"]  # rendered by map_index_template
             return tasks.evaluate(run, prepared, trained)
 
-        @task(task_display_name="Register and promote")
+        # One at a time per DAG, on any worker: promotion reads and moves `@champion` (see ownership.registry_lock).
+        @task(task_display_name="Register and promote", max_active_tis_per_dag=1)
         def register(run: dict, prepared: dict, evaluations: list[dict]) -> dict:
             """Registers the best model as a raw-text pyfunc version and gives it `@champion` only when a
             paired significance test on the same test split says it beats the champion (else

@@ -38,6 +38,7 @@ from pipeline.names import (
     TRAINING_RUN_TAG,
     metric_tag,
 )
+from pipeline.ownership import registry_lock
 from pipeline.paths import PROJECT_ROOT
 from pipeline.results import TEXT_SPEC_FILE, EvalResult, PreparedFeatures, RegisterResult
 from pipeline.serving import pinned_requirements
@@ -133,6 +134,11 @@ def version_predictions(client: MlflowClient, name: str, version: str, gate: Gat
 def promote(client: MlflowClient, name: str, version: str, gate: Gate) -> tuple[str, str]:
     """Decide the candidate's alias against the current champion; record the decision on the
     version (tags, description, ``promotion/decision.json`` on its training run)."""
+    with registry_lock(mlflow.get_registry_uri(), name):
+        return _promote(client, name, version, gate)
+
+
+def _promote(client: MlflowClient, name: str, version: str, gate: Gate) -> tuple[str, str]:
     try:
         champion = str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
@@ -187,6 +193,12 @@ def promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, 
                     action: str = "promoted by hand", remember_previous: bool = True) -> str | None:
     """Move ``@champion`` to ``version`` without the gate; record who, what and why on it.
     Returns the version that was champion before (None if there was none)."""
+    with registry_lock(mlflow.get_registry_uri(), name):
+        return _promote_by_hand(client, name, version, reason, who, action, remember_previous)
+
+
+def _promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, who: str, action: str,
+                     remember_previous: bool) -> str | None:
     if not reason.strip():
         raise ValueError("a manual promotion needs a reason (--reason TEXT)")
     try:
@@ -215,6 +227,11 @@ def promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, 
 
 def rollback(client: MlflowClient, name: str, reason: str, who: str) -> tuple[str, str]:
     """Give ``@champion`` back to the version the current champion replaced. Returns (from, to)."""
+    with registry_lock(mlflow.get_registry_uri(), name):
+        return _rollback(client, name, reason, who)
+
+
+def _rollback(client: MlflowClient, name: str, reason: str, who: str) -> tuple[str, str]:
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
@@ -224,6 +241,6 @@ def rollback(client: MlflowClient, name: str, reason: str, who: str) -> tuple[st
         raise LookupError(f"{name} version {current.version} records no previous champion "
                           f"({PREVIOUS_CHAMPION_TAG}); promote a version by hand instead")
     # The restored version keeps its own previous champion: a second rollback goes further back.
-    promote_by_hand(client, name, previous, reason or f"rollback from version {current.version}", who,
-                    action=f"rolled back from version {current.version}", remember_previous=False)
+    _promote_by_hand(client, name, previous, reason or f"rollback from version {current.version}", who,
+                     action=f"rolled back from version {current.version}", remember_previous=False)
     return str(current.version), previous

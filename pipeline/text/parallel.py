@@ -15,6 +15,7 @@ import multiprocessing
 import multiprocessing.process
 import os
 import sys
+import threading
 import time
 import types
 from concurrent.futures import ProcessPoolExecutor
@@ -35,7 +36,27 @@ _worker_processor: TextProcessor | None = None
 
 def _init_worker(text_config: dict) -> None:
     global _worker_processor
+    _exit_with_parent()
     _worker_processor = TextProcessor.from_config(TextConfig.model_validate(text_config))
+
+
+def _exit_with_parent(poll_seconds: float = 0.5) -> None:
+    """End this worker soon after the process that started it is gone.
+
+    A pool is shut down when its ``with`` block ends, but a parent that never gets there (SIGTERM
+    or Ctrl-C in ``rnnflow run``, which ends with ``os._exit``; kill -9; an OOM kill) would leave
+    its workers tokenizing for minutes, each holding a JVM of a gigabyte. When the parent dies the
+    worker is re-parented, so its parent pid changes; a daemon thread watches for that. (The
+    kernel's PR_SET_PDEATHSIG would fire when the parent *thread* ends, which a serving thread pool
+    does routinely.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _tokenize_chunk(texts: Sequence[str]) -> list[str]:

@@ -130,3 +130,56 @@ def test_after_kill_9_resume_marks_the_orphan_and_continues_it_to_one_version(ai
     assert again.returncode == 2
     assert f"rnnflow: error: run --resume: the last DAG run of nsmc_sentiment, {resumed_in}, is success: nothing " \
            "to resume" in again.stderr, again.stderr[-2000:]
+
+
+def test_sigterm_during_tokenization_stops_the_pool_and_leaves_no_partial_output(airflow_db, mlflow_store,
+                                                                                  tmp_path):
+    """The tokenizer pool's spawned workers (each with its own JVM) go with the run, and nothing
+    half-written is left under the data root: the token cache is written only when complete."""
+    import psutil
+
+    from pipeline.corpora.sample import write_sample_corpus
+
+    corpus = write_sample_corpus(tmp_path / "nsmc", train_rows=20000, test_rows=2000, seed=5)
+    data_root = tmp_path / "data"
+    command = [str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "run", "nsmc", "--source", str(corpus),
+               "--set", f"data_root={data_root}", "--set", "text.tokenizer=kkma", "--set", "text.workers=2",
+               "--set", "train.epochs=1", "--set", "tracking.experiment=stop-tokenizing"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def pool_workers() -> list[psutil.Process]:
+        return [child for child in psutil.Process(process.pid).children(recursive=True)
+                if "multiprocessing" in " ".join(child.cmdline())]
+
+    deadline = time.monotonic() + 600
+    while len(pool_workers()) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
+        time.sleep(0.2)
+    workers = pool_workers()
+    time.sleep(5)  # the workers' JVMs are up and tokenizing
+    assert process.poll() is None, "".join(lines)[-3000:]
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
+    stopped_in = time.monotonic() - signalled
+    reader.join(timeout=10)
+    output = "".join(lines)
+    assert code == 128 + signal.SIGTERM, output[-3000:]
+    assert stopped_in < 15, stopped_in
+    assert "SIGTERM: stopping nsmc_sentiment" in output, output[-3000:]
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"tokenizer workers outlived the run: {[worker.pid for worker in alive]}"
+
+    assert any(data_root.rglob("*.parquet")), "the ingested splits should be there"
+    leftovers = [path for path in data_root.rglob("*") if path.name.startswith(".") or path.suffix == ".tmp"]
+    assert not leftovers, leftovers
+    assert not list(data_root.glob("processed/**/tokens*/*.parquet"))
+    experiment = mlflow.get_experiment_by_name("stop-tokenizing")
+    runs = mlflow.MlflowClient().search_runs([experiment.experiment_id]) if experiment else []
+    assert runs and all(run.info.status == "KILLED" for run in runs), [(r.info.run_name, r.info.status) for r in runs]
+    assert _dag_run_state(runs[0].data.tags["rnnflow.dag_run_id"]) == "failed"

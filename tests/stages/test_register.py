@@ -199,3 +199,58 @@ def test_promotion_by_hand_and_rollback_record_who_what_why(mlflow_store):
     assert rollback(client, name, "", "park") == (v2, v1)
     with pytest.raises(LookupError, match="records no previous champion"):
         rollback(client, name, "", "park")
+
+
+_RACER = """
+import sys, time
+import mlflow
+from pipeline.stages.register import promote
+from tests.stages.test_register import Gate, _compare, _no_rescore
+
+def slow_compare(candidate, champion):
+    time.sleep(3)  # wide enough for the other process to read the same champion, were it not locked
+    return _compare(candidate, champion)
+
+name, version = sys.argv[1:]
+alias, reason = promote(mlflow.MlflowClient(), name, version, Gate("accuracy", 0.05, 0.0, "same-split",
+                                                                      _no_rescore, slow_compare))
+print(alias)
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_promotions_take_turns_so_the_record_matches_the_alias(mlflow_store):
+    """Two runs finishing at once, in two processes: the second compares against the first's result,
+    not against the champion both started from, so every version's decision is still true."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    client = mlflow.MlflowClient()
+    name = "concurrent"
+    v1 = _version(name, _predictions(0.80, seed=1))
+    promote(client, name, v1, gate())
+    candidates = {_version(name, _predictions(0.87, seed=2)): 0.87, _version(name, _predictions(0.95, seed=3)): 0.95}
+    racers = [subprocess.Popen([sys.executable, "-c", _RACER, name, version], cwd=PROJECT_ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for version in candidates]
+    outputs = [racer.communicate(timeout=300) for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers), [err[-2000:] for _, err in outputs]
+
+    records = {version: mlflow.artifacts.load_dict(
+        f"runs:/{client.get_model_version(name, version).tags['rnnflow.run_id']}/promotion/decision.json")
+        for version in candidates}
+    first, second = sorted(candidates, key=lambda version: records[version]["champion_version"] != v1)
+    assert records[first]["champion_version"] == v1 and records[first]["decision"] == CHAMPION
+    assert records[second]["champion_version"] == first, records  # it saw the first one's promotion
+    best = max(candidates, key=candidates.get)
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == best
+    for version in candidates:
+        recorded = client.get_model_version(name, version).tags[DECISION_TAG]
+        assert recorded == records[version]["decision"]
+    holding = [version for version in candidates if version != best]
+    # The loser's record says what happened to it: challenger, or champion and then replaced by the best.
+    for version in holding:
+        description = client.get_model_version(name, version).description
+        assert records[version]["decision"] == CHALLENGER or f"replaced as `@champion` by version {best}" \
+            in description, description
