@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from pipeline import interrupts, ownership, progress
@@ -71,13 +72,20 @@ def ensure_airflow_db() -> None:
     marker = airflow_home() / f".rnnflow-db-migrated-{importlib.metadata.version('apache-airflow-core')}"
     # The default store is a file: if it was deleted, the marker alone must not skip the migration.
     external_db = bool(os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
-    if marker.exists() and (external_db or (airflow_home() / "airflow.db").is_file()):
+
+    def migrated() -> bool:
+        return marker.exists() and (external_db or (airflow_home() / "airflow.db").is_file())
+
+    if migrated():
         return
-    airflow_home().mkdir(parents=True, exist_ok=True)
-    log.info("initialising the Airflow metadata DB in %s", airflow_home())
-    airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-    marker.touch()
+    # Two first runs at once would both migrate the same database: one at a time, then look again.
+    with ownership.exclusive(airflow_home() / ".rnnflow-db-migrate.lock"):
+        if migrated():
+            return
+        log.info("initialising the Airflow metadata DB in %s", airflow_home())
+        airflow = Path(sys.executable).with_name("airflow")
+        subprocess.run([str(airflow), "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+        marker.touch()
 
 
 def load_dag(pipeline: str):
@@ -140,6 +148,7 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str], resume
     end_orphaned_runs(dag.dag_id)
     conf = resume_conf(dag.dag_id) if resume else {"overrides": overrides}
     started = time.perf_counter()
+    register_dags_once(dag.dag_id)
     dag_run = dag.test(run_conf=conf)
     wall_seconds = time.perf_counter() - started
     identity = conf.get(RESUME_PARAM) or dag_run.run_id
@@ -150,6 +159,32 @@ def run_pipeline(pipeline: str, source: str | None, overrides: list[str], resume
     summary = read_run_summary(dag.dag_id, identity)
     summary["wall_seconds"] = round(wall_seconds, 1)
     return summary
+
+
+def register_dags_once(dag_id: str) -> None:
+    """Write the DAG folder's DAGs and assets to the metadata DB before the first run of ``dag_id``.
+
+    ``dag.test()`` does the same write, unguarded: two first runs at once (two pipelines, or one
+    pipeline twice, on a fresh Airflow DB) both insert the same rows and one fails on a unique
+    constraint. Done here under a lock, the write ``dag.test()`` repeats changes nothing."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.models.dag_version import DagVersion
+    from airflow.utils.session import create_session
+
+    if DagVersion.get_version(dag_id):
+        return
+    with ownership.exclusive(airflow_home() / ".rnnflow-dag-sync.lock"):
+        if DagVersion.get_version(dag_id):
+            return
+        manager = DagBundlesManager()
+        with create_session() as session:
+            manager.sync_bundles_to_db(session=session)
+        for bundle in manager.get_all_dag_bundles():
+            if not bundle.is_initialized:
+                bundle.initialize()
+            sync_bag_to_db(BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name),
+                           bundle.name, bundle.version)
 
 
 def mlflow_identity(run) -> str:
@@ -428,9 +463,6 @@ def main(argv: list[str] | None = None) -> int:
         # would bury it. Runs keep every log in their log file; the server keeps its own.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
-    from pipeline.config import ConfigError
-    from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
-
     try:
         if args.command == "env":
             for key, value in configure_environment().items():
@@ -465,8 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for row in predict(args.model_name, args.texts, args.alias):
                     print(json.dumps(row, ensure_ascii=False))
-    except (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError, FileExistsError,
-            LookupError, ValueError) as exc:
+    except user_errors() as exc:
         print(f"rnnflow: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -532,6 +563,15 @@ def move_champion(args) -> str:
     return f"{args.model_name}: @champion back to version {restored} (from {current})"
 
 
+def user_errors() -> tuple[type[Exception], ...]:
+    """What a user's input or config can cause: said as one line, exit 2."""
+    from pipeline.config import ConfigError
+    from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
+
+    return (ConfigError, CorpusUnavailableError, CorpusFormatError, FileNotFoundError, FileExistsError, LookupError,
+            ValueError)
+
+
 def run_command(pipeline: str, produce, as_json: bool, verbose: bool) -> int:
     """``rnnflow run`` and ``demo``: progress on the terminal, logs in a file, then the table (or
     the JSON line). ``produce()`` runs the pipeline and returns its summary."""
@@ -546,6 +586,16 @@ def run_command(pipeline: str, produce, as_json: bool, verbose: bool) -> int:
         if not verbose:
             print(f"rnnflow: the full log is {log_path}", file=sys.stderr)
         return 2 if exc.bad_input else 1
+    except Exception as exc:
+        if isinstance(exc, user_errors()):
+            raise  # main() words these as one line, exit 2
+        # A fault of rnnflow or its stack, not of the user's input: one line, the traceback in the log.
+        with open(log_path, "a", encoding="utf-8") as log_file:
+            traceback.print_exc(file=log_file)
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"rnnflow: error: {type(exc).__name__}: {first_line}", file=sys.stderr)
+        print(f"rnnflow: the traceback is in {log_path}", file=sys.stderr)
+        return 1
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0

@@ -67,16 +67,8 @@ def holder_died(dag_id: str, dag_run_id: str) -> bool | None:
 
 
 @contextlib.contextmanager
-def registry_lock(registry_uri: str, model_name: str) -> Iterator[None]:
-    """Only one process on this host decides a registered model's aliases at a time.
-
-    A promotion reads ``@champion``, compares against it and moves the alias; two runs doing that
-    at once would both compare against the same old champion and the alias would end wherever the
-    later one wrote it, leaving the other version's record claiming a title it does not hold. A
-    blocking ``flock``, dropped by the kernel if the holder dies. Across hosts the register task
-    runs one at a time per DAG (``max_active_tis_per_dag=1``)."""
-    key = hashlib.sha256(f"{registry_uri}\n{model_name}".encode()).hexdigest()[:16]
-    path = state_root() / ".rnnflow-locks" / f"registry-{safe_file_name(model_name)}-{key}.lock"
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (waiting for it); the kernel drops it if we die."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -84,3 +76,14 @@ def registry_lock(registry_uri: str, model_name: str) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # drops the lock
+
+
+def registry_lock(registry_uri: str, model_name: str):
+    """Only one process on this host decides a registered model's aliases at a time.
+
+    A promotion reads ``@champion``, compares against it and moves the alias; two runs doing that
+    at once would both compare against the same old champion and the alias would end wherever the
+    later one wrote it, leaving the other version's record claiming a title it does not hold.
+    Across hosts the register task runs one at a time per DAG (``max_active_tis_per_dag=1``)."""
+    key = hashlib.sha256(f"{registry_uri}\n{model_name}".encode()).hexdigest()[:16]
+    return exclusive(state_root() / ".rnnflow-locks" / f"registry-{safe_file_name(model_name)}-{key}.lock")

@@ -47,6 +47,7 @@ from pipeline.names import (
     VALIDATION_STATUS_TAG,
     VALIDATION_WARNINGS_TAG,
 )
+from pipeline.ownership import exclusive
 from pipeline.paths import local_mlflow_dir, local_tracking_uri
 from pipeline.results import (
     REPORT_FILE,
@@ -74,7 +75,25 @@ def configure(config: PipelineConfig | None = None) -> MlflowClient:
         local_mlflow_dir().mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(uri, uri)
+    client = MlflowClient(uri, uri)
+    _create_sqlite_store_once(client, uri)
+    return client
+
+
+_opened_stores: set[str] = set()
+
+
+def _create_sqlite_store_once(client: MlflowClient, uri: str) -> None:
+    """A new SQLite store creates its tables when first opened, and two processes opening it at once
+    (two ``rnnflow run`` on a fresh checkout) both try: one fails with "index ... already exists".
+    The first open, in each process, happens under a lock beside the database file."""
+    if uri in _opened_stores or not uri.startswith("sqlite:///") or uri.startswith("sqlite:///:memory:"):
+        return
+    database = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    with exclusive(database.with_name(f".{database.name}.open.lock")):
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+    _opened_stores.add(uri)
 
 
 def experiment_id(client: MlflowClient, name: str, description: str | None = None) -> str:

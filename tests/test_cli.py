@@ -87,3 +87,28 @@ def test_rnnflow_home_moves_the_state_but_not_the_code(tmp_path):
     code = "from pipeline.paths import resolve; print(resolve('data'))"
     located = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert located.stdout.strip() == str(tmp_path / "data"), located.stderr
+
+
+INTERNAL_ERROR = """
+import sys
+from pathlib import Path
+import pipeline.cli as cli
+cli.run_log_path = lambda pipeline: Path(sys.argv[1])
+
+def produce():
+    raise RuntimeError("UNIQUE constraint failed: asset.name\\n[SQL: INSERT INTO asset ...]")
+
+sys.exit(cli.run_command("nsmc", produce, as_json=False, verbose=False))
+"""
+
+
+def test_an_internal_error_is_one_line_with_the_traceback_in_the_log(tmp_path):
+    log = tmp_path / "run.log"
+    result = subprocess.run([sys.executable, "-c", INTERNAL_ERROR, str(log)], capture_output=True, text=True,
+                            cwd=PROJECT_ROOT, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        f"rnnflow: logs in {log} (--verbose shows them here)",
+        "rnnflow: error: RuntimeError: UNIQUE constraint failed: asset.name",
+        f"rnnflow: the traceback is in {log}"]
+    assert "Traceback (most recent call last)" in log.read_text() and "in produce" in log.read_text()

@@ -183,3 +183,32 @@ def test_sigterm_during_tokenization_stops_the_pool_and_leaves_no_partial_output
     runs = mlflow.MlflowClient().search_runs([experiment.experiment_id]) if experiment else []
     assert runs and all(run.info.status == "KILLED" for run in runs), [(r.info.run_name, r.info.status) for r in runs]
     assert _dag_run_state(runs[0].data.tags["rnnflow.dag_run_id"]) == "failed"
+
+
+def test_two_concurrent_runs_each_finish_and_leave_one_consistent_champion(airflow_db, mlflow_store, sample_corpus,
+                                                                           tmp_path):
+    """Two `rnnflow run` of one pipeline at once, on the default SQLite stores: both succeed, each
+    registers its own version, and exactly one version holds `@champion`, the one whose decision
+    says so last; the other's record is true too (challenger, or champion and then replaced)."""
+    from pipeline.names import CHAMPION, DECISION_TAG
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    runs = [subprocess.Popen(_command(sample_corpus, tmp_path / f"run{i}", "concurrent-runs", epochs=2)
+                             + ["--set", f"train.seed={i + 1}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env=env) for i in range(2)]
+    outputs = [run.communicate(timeout=900)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [output[-3000:] for output in outputs]
+
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions("name = 'nsmc-sentiment'")
+    assert len(versions) == 2, [(v.version, v.tags.get("rnnflow.dag_run_id")) for v in versions]
+    assert len({v.tags["rnnflow.dag_run_id"] for v in versions}) == 2
+    champion = str(client.get_model_version_by_alias("nsmc-sentiment", CHAMPION).version)
+    [other] = [v for v in versions if str(v.version) != champion]
+    assert client.get_model_version("nsmc-sentiment", champion).tags[DECISION_TAG] == CHAMPION
+    assert other.tags[DECISION_TAG] != CHAMPION or f"replaced as `@champion` by version {champion}" \
+        in other.description, other.description
+    parents = client.search_runs([client.get_experiment_by_name("concurrent-runs").experiment_id],
+                                 "tags.`rnnflow.kind` = 'parent'")
+    assert sorted(run.info.status for run in parents) == ["FINISHED", "FINISHED"]
