@@ -14,7 +14,7 @@ TEST_WORKERS ?= 2
 SYNCED := $(VENV)/.rnnflow-synced
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-fast env browser mlflow-ui airflow-ui bench clean
+.PHONY: demo test test-fast deploy-test docker-engine env browser mlflow-ui airflow-ui bench clean
 
 # uv itself comes from PyPI into a private venv, pinned, so nothing is installed by hand.
 $(UV):
@@ -40,8 +40,22 @@ browser:
 		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }; }; } || \
 		echo "note: chromium and chromedriver are missing and cannot be installed here: the UI test will skip"
 
-test: env browser
+# The deployment test builds the images and runs docker/compose.yaml on this host's Docker engine
+# (tests/deploy; it starts dockerd when none runs). Debian's packages are installed when missing
+# and possible, as for the browser; otherwise the test says so and skips (CI fails it instead).
+DOCKER_PACKAGES := docker.io docker-compose debootstrap
+docker-engine:
+	@{ command -v dockerd >/dev/null && command -v docker-compose >/dev/null && command -v debootstrap >/dev/null; } || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES) >/dev/null 2>&1 || \
+		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES) >/dev/null; }; }; } || \
+		echo "note: a Docker engine, docker-compose or debootstrap is missing and cannot be installed here: the deployment test will skip"
+
+test: env browser docker-engine
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+
+deploy-test: env docker-engine
+	$(VENV)/bin/pytest -m deploy -p no:randomly tests/deploy
 
 test-fast: env
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not slow"

@@ -28,3 +28,63 @@ def set_precision(mixed: bool) -> str:
     policy = "mixed_float16" if mixed else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def cudnn_problems() -> list[str]:
+    """Each LSTM/GRU layer of every architecture that Keras would not run on cuDNN, and why.
+
+    Keras takes the cuDNN kernel only for tanh / sigmoid activations, no recurrent dropout, no
+    unroll, a bias, and (GRU) ``reset_after`` (keras.layers.LSTM and GRU docs); a model that misses
+    one trains several times slower on a GPU, silently. SimpleRNN has no cuDNN kernel at all."""
+    import keras
+    from keras import layers
+
+    from models.config import ModelConfig
+    from models.registry import architectures, build_classifier, build_translator
+
+    config = ModelConfig(embedding_dim=8, units=4, conv_filters=4, attention_units=4)
+    built = [(name, build_classifier(name, config, vocab_size=30, num_classes=3))
+             for name in architectures("classifiers") if name != "simple_rnn"]
+    built += [(name, build_translator(name, config.model_copy(update={"bidirectional_encoder": True}), 30, 40))
+              for name in architectures("translators")]
+    problems = []
+    for name, model in built:
+        recurrent = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+                     if isinstance(layer, (layers.LSTM, layers.GRU))]
+        if not recurrent:
+            problems.append(f"{name}: no LSTM or GRU layer")
+        for layer in recurrent:
+            checks = {"activation is tanh": layer.activation is keras.activations.tanh,
+                      "recurrent_activation is sigmoid": layer.recurrent_activation is keras.activations.sigmoid,
+                      "recurrent_dropout is 0": layer.cell.recurrent_dropout == 0,
+                      "not unrolled": not layer.unroll, "uses a bias": layer.cell.use_bias}
+            if isinstance(layer, layers.GRU):
+                checks["reset_after"] = layer.cell.reset_after
+            problems += [f"{name}/{layer.name}: not {what}" for what, ok in checks.items() if not ok]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.devices --check-recurrent-layers``: run in each image at build time."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.devices")
+    parser.add_argument("--check-recurrent-layers", action="store_true",
+                        help="exit 1 unless every LSTM/GRU layer is cuDNN-eligible")
+    args = parser.parse_args(argv)
+    import tensorflow as tf
+
+    print(f"TensorFlow {tf.__version__}, built with CUDA: {tf.test.is_built_with_cuda()}, "
+          f"GPUs visible: {len(tf.config.list_physical_devices('GPU'))}")
+    if args.check_recurrent_layers:
+        problems = cudnn_problems()
+        for problem in problems:
+            print(f"not cuDNN-eligible: {problem}")
+        if problems:
+            return 1
+        print("every LSTM/GRU layer of every architecture is cuDNN-eligible")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -105,7 +105,7 @@ def test_every_component_of_the_deployment_is_there(compose):
     assert "--artifacts-destination" in mlflow  # served artifacts: clients never need the volume
 
 
-def test_workers_split_the_queues_and_the_gpu_worker_reserves_gpus(compose):
+def test_workers_split_the_queues_and_the_gpu_overlay_reserves_gpus(compose):
     services = compose["services"]
     cpu, gpu = services["airflow-worker-cpu"], services["airflow-worker-gpu"]
 
@@ -115,7 +115,10 @@ def test_workers_split_the_queues_and_the_gpu_worker_reserves_gpus(compose):
     assert queues(cpu["command"]) == ["default"]
     assert queues(gpu["command"]) == ["gpu"]
     assert gpu["build"]["target"] == "gpu-trainer" and cpu["build"]["target"] == "airflow"
-    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    # The GPU reservation is its own file, so the same stack also starts on a host without GPUs.
+    assert "deploy" not in gpu
+    overlay = yaml.safe_load((DOCKER / "compose.gpu.yaml").read_text())["services"]
+    devices = overlay["airflow-worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
     for name, service in services.items():
         if name.startswith("airflow-"):
@@ -234,3 +237,13 @@ def test_compose_client_accepts_the_file(tmp_path):
     result = subprocess.run([*client, "-f", str(DOCKER / "compose.yaml"), "--env-file", str(DOCKER / "env.example"),
                              "config", "--quiet"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_build_context_is_the_project_only():
+    """.dockerignore ignores everything but what the Dockerfile copies: no .venv, local state, docker/.env."""
+    rules = [line.strip() for line in (DOCKER.parent / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*"
+    allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    assert {"pyproject.toml", "uv.lock", "README.md", "pipeline", "models", "dags"} <= allowed
+    assert not any(name.startswith((".", "data", "tests", "docker/.env")) for name in allowed)
