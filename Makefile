@@ -55,7 +55,7 @@ test: env browser docker-engine
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 deploy-test: env docker-engine
-	$(VENV)/bin/pytest -m deploy -p no:randomly tests/deploy
+	$(VENV)/bin/pytest -m deploy -p no:randomly -s tests/deploy
 
 test-fast: env
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not slow"

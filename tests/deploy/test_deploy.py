@@ -41,6 +41,11 @@ OFFICIAL_BASES = {"PYTHON_IMAGE": "python:3.11-slim-bookworm",
 STORAGE_DRIVERS = [[], ["--storage-driver", "vfs"]]
 
 
+TOKENIZE = ("import json; from pipeline.text.tokenizers import make_tokenizer; "
+            "print(json.dumps({name: make_tokenizer(name).tokenize('아 더빙 진짜 짜증나네요 목소리') "
+            "for name in ('okt', 'mecab')}, ensure_ascii=False))")
+
+
 def _unavailable(reason: str):
     if os.environ.get("RNNFLOW_REQUIRE_SERVICES") == "1":
         pytest.fail(f"deployment test cannot run: {reason}")
@@ -192,8 +197,9 @@ def test_the_compose_stack_runs_the_nsmc_dag_on_the_gpu_queue_and_serves_the_cha
         sizes = {image: _docker("image", "inspect", "--format", "{{.Size}}", image).stdout.strip()
                  for image in ("rnnflow-airflow:latest", "rnnflow-gpu-trainer:latest")}
         step("images built: " + ", ".join(f"{image} {int(size) / 1e9:.2f} GB" for image, size in sizes.items()))
-        user = _docker("run", "--rm", "--entrypoint", "id", "rnnflow-airflow:latest", "-u").stdout.strip()
-        assert user == "50000", user
+        for image in sizes:
+            user = _docker("run", "--rm", "--entrypoint", "id", image, "-u").stdout.strip()
+            assert user == "50000", (image, user)
 
         compose("up", "-d", timeout=1800)
         api = Api(f"http://127.0.0.1:{airflow_port}", values["AIRFLOW_ADMIN_USER"], values["AIRFLOW_ADMIN_PASSWORD"])
@@ -217,6 +223,14 @@ def test_the_compose_stack_runs_the_nsmc_dag_on_the_gpu_queue_and_serves_the_cha
         tasks = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
         assert state == "success", [(t["task_id"], t["state"]) for t in tasks]
         step("DAG run through the scheduler and the Celery workers")
+
+        # konlpy's JVM and MeCab-ko work in both worker images (the DAG above used MeCab only).
+        for worker in ("airflow-worker-cpu", "airflow-worker-gpu"):
+            tokens = compose("exec", "-T", worker, "python", "-c", TOKENIZE).stdout.strip().splitlines()[-1]
+            assert json.loads(tokens) == {"okt": ["아", "더빙", "진짜", "짜증나네요", "목소리"],
+                                          "mecab": ["아", "더", "빙", "진짜", "짜증", "나", "네요", "목소리"]}, \
+                (worker, tokens)
+        step("konlpy (JVM) and MeCab-ko in both worker images")
 
         gpu_host = compose("exec", "-T", "airflow-worker-gpu", "hostname").stdout.strip()
         trains = [t for t in tasks if t["task_id"] == "train"]
