@@ -30,26 +30,26 @@ env: $(SYNCED)
 demo: env
 	$(VENV)/bin/rnnflow demo
 
+# Debian packages $(1) when the commands $(2) are missing and this is root with apt-get (tried
+# from the cached index first, then after an update); otherwise a note that $(3) will skip (CI,
+# with RNNFLOW_REQUIRE_SERVICES=1, fails it instead).
+define install_when_missing
+	@( for command in $(2); do command -v $$command >/dev/null || exit 1; done ) || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 || \
+		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }; }; } || \
+		echo "note: $(2) missing and cannot be installed here: $(3) will skip"
+endef
+
 # The UI test drives Debian's chromium through Debian's chromedriver: no browser can be downloaded
-# at test time. Installed when missing and possible (root with apt-get); otherwise the UI test says
-# so and skips (CI, with RNNFLOW_REQUIRE_SERVICES=1, fails it instead).
-BROWSER_PACKAGES := chromium chromium-driver
+# at test time.
 browser:
-	@command -v chromedriver >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
-		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }; }; } || \
-		echo "note: chromium and chromedriver are missing and cannot be installed here: the UI test will skip"
+	$(call install_when_missing,chromium chromium-driver,chromedriver,the UI test)
 
 # The deployment test builds the images and runs docker/compose.yaml on this host's Docker engine
-# (tests/deploy; it starts dockerd when none runs). Debian's packages are installed when missing
-# and possible, as for the browser; otherwise the test says so and skips (CI fails it instead).
-DOCKER_PACKAGES := docker.io docker-compose debootstrap
+# (tests/deploy; it starts dockerd when none runs).
 docker-engine:
-	@{ command -v dockerd >/dev/null && command -v docker-compose >/dev/null && command -v debootstrap >/dev/null; } || \
-		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES) >/dev/null 2>&1 || \
-		  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES) >/dev/null; }; }; } || \
-		echo "note: a Docker engine, docker-compose or debootstrap is missing and cannot be installed here: the deployment test will skip"
+	$(call install_when_missing,docker.io docker-compose debootstrap,dockerd docker-compose debootstrap,the deployment test)
 
 test: env browser docker-engine
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,13 +39,25 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require(name: str, host: str, port: int) -> None:
-    if _reachable(host, port):
-        return
-    message = f"{name} is not reachable on {host}:{port}"
+def unavailable(message: str):
+    """Skip for want of a service or tool, except in CI (RNNFLOW_REQUIRE_SERVICES=1), where it fails."""
     if os.environ.get("RNNFLOW_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{message} (RNNFLOW_REQUIRE_SERVICES=1)")
     pytest.skip(message)
+
+
+def require(name: str, host: str, port: int) -> None:
+    if not _reachable(host, port):
+        unavailable(f"{name} is not reachable on {host}:{port}")
+
+
+def compose_client() -> list[str] | None:
+    """The Docker Compose command: the v2 plugin, else Debian's docker-compose 1.29; None if neither."""
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
 
 
 def http_ok(url: str, timeout: float = 5) -> bool:

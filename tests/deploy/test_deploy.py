@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import StepTimer, free_port, http_ok, wait_for
+from tests.services import StepTimer, compose_client, free_port, http_ok, unavailable, wait_for
 
 # Its own xdist group: in `make test` it runs beside the other tests instead of after the services ones.
 pytestmark = [pytest.mark.deploy, pytest.mark.slow, pytest.mark.xdist_group("deploy")]
@@ -47,12 +47,6 @@ TOKENIZE = ("import json; from pipeline.text.tokenizers import make_tokenizer; "
             "for name in ('okt', 'mecab')}, ensure_ascii=False))")
 
 
-def _unavailable(reason: str):
-    if os.environ.get("RNNFLOW_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"deployment test cannot run: {reason}")
-    pytest.skip(reason)
-
-
 def _docker(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=check)
 
@@ -67,11 +61,11 @@ def _engine_answers() -> bool:
 def _start_engine(log_dir: Path) -> subprocess.Popen | None:
     """The engine, started here if none answers; returns the process to stop (None: not ours)."""
     if shutil.which("docker") is None:
-        _unavailable("no docker client (Debian: apt-get install docker.io docker-compose debootstrap)")
+        unavailable("no docker client (Debian: apt-get install docker.io docker-compose debootstrap)")
     if _engine_answers():
         return None
     if shutil.which("dockerd") is None or os.geteuid() != 0:
-        _unavailable("no Docker engine answers and this user cannot start dockerd")
+        unavailable("no Docker engine answers and this user cannot start dockerd")
     for driver in STORAGE_DRIVERS:
         log = open(log_dir / "dockerd.log", "w")
         process = subprocess.Popen(["dockerd", *driver], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -81,15 +75,7 @@ def _start_engine(log_dir: Path) -> subprocess.Popen | None:
         except AssertionError:
             process.terminate()
             process.wait(timeout=60)
-    _unavailable(f"dockerd did not start with any storage driver (see {log_dir / 'dockerd.log'})")
-
-
-def _compose_command() -> list[str]:
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    _unavailable("no docker compose client (Debian: apt-get install docker-compose)")
+    unavailable(f"dockerd did not start with any storage driver (see {log_dir / 'dockerd.log'})")
 
 
 def _base_images() -> dict[str, str]:
@@ -101,7 +87,7 @@ def _base_images() -> dict[str, str]:
     except subprocess.TimeoutExpired:
         pass
     if shutil.which("debootstrap") is None:
-        _unavailable("no registry answers and debootstrap (for local base images) is missing")
+        unavailable("no registry answers and debootstrap (for local base images) is missing")
     built = subprocess.run([str(PROJECT_ROOT / "docker" / "local-bases" / "build.sh")], capture_output=True,
                            text=True, timeout=3600)
     assert built.returncode == 0, built.stderr[-3000:]
@@ -170,7 +156,7 @@ def test_the_compose_stack_runs_the_nsmc_dag_on_the_gpu_queue_and_serves_the_cha
     step = StepTimer("deploy")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     engine = _start_engine(ARTIFACTS)
-    compose_cli = _compose_command()
+    compose_cli = compose_client() or unavailable("no docker compose client (Debian: apt-get install docker-compose)")
     step("docker engine")
     bases = _base_images()
     step("base images" + (" (local stand-ins)" if bases else " (pulled)"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import PROJECT_ROOT
+from tests.services import compose_client
 
 DOCKER = PROJECT_ROOT / "docker"
 SCHEMA = Path(__file__).with_name("compose_spec.json")
@@ -222,16 +222,8 @@ def test_images_bake_in_no_credentials():
     assert re.search(r"^ARG TENSORFLOW_GPU_IMAGE=tensorflow/tensorflow:2\.21\.\d+-gpu$", dockerfile, re.MULTILINE)
 
 
-def _compose_client() -> list[str] | None:
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
-
-
 def test_compose_client_accepts_the_file(tmp_path):
-    client = _compose_client()
+    client = compose_client()
     if client is None:
         pytest.skip("no docker compose client installed (the schema test above still ran)")
     result = subprocess.run([*client, "-f", str(DOCKER / "compose.yaml"), "--env-file", str(DOCKER / "env.example"),

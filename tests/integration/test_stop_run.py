@@ -24,14 +24,27 @@ def _command(sample_corpus, tmp_path, experiment: str, epochs: int = 500) -> lis
             "--set", "train.early_stopping_patience=500", "--set", f"tracking.experiment={experiment}"]
 
 
-def _start_training(command: list[str], env: dict, data_root: Path) -> tuple[subprocess.Popen, list[str],
-                                                                          threading.Thread]:
-    """`rnnflow run` in a subprocess, returned once it has finished some training epochs (its
-    BackupAndRestore folder records one)."""
+def _cli_env(mlflow_store: str) -> dict[str, str]:
+    """`rnnflow run` as a user runs it, on the test's MLflow store (not in Airflow's unit-test mode)."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    return env
+
+
+def _start(command: list[str], env: dict) -> tuple[subprocess.Popen, list[str], threading.Thread]:
+    """The command in a subprocess, its output collected line by line as it comes."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
+    return process, lines, reader
+
+
+def _start_training(command: list[str], env: dict, data_root: Path) -> tuple[subprocess.Popen, list[str],
+                                                                          threading.Thread]:
+    """`rnnflow run` in a subprocess, returned once it has finished some training epochs (its
+    BackupAndRestore folder records one)."""
+    process, lines, reader = _start(command, env)
     deadline = time.monotonic() + 600
     while not list(data_root.glob("runs/nsmc_sentiment/*/lstm/backup/training_metadata.json")):
         assert process.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
@@ -54,8 +67,7 @@ def _dag_run_state(run_id: str) -> str:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_store, sample_corpus, tmp_path,
                                                              signum):
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env = _cli_env(mlflow_store)
     process, lines, reader = _start_training(_command(sample_corpus, tmp_path, "stop-test"), env, tmp_path / "data")
     signalled = time.monotonic()
     process.send_signal(signum)
@@ -83,8 +95,7 @@ def test_after_kill_9_resume_marks_the_orphan_and_continues_it_to_one_version(ai
     """kill -9 gives the process no chance to mark anything: the DAG run stays running and the MLflow
     runs RUNNING until the next `rnnflow run` finds them. `--resume` then continues that DAG run from
     its training backup, into the same parent MLflow run, and registers one version."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env = _cli_env(mlflow_store)
     epochs = 200
     process, _, _ = _start_training(_command(sample_corpus, tmp_path, "kill-test", epochs=epochs), env,
                                     tmp_path / "data")
@@ -145,12 +156,8 @@ def test_sigterm_during_tokenization_stops_the_pool_and_leaves_no_partial_output
     command = [str(PROJECT_ROOT / ".venv" / "bin" / "rnnflow"), "run", "nsmc", "--source", str(corpus),
                "--set", f"data_root={data_root}", "--set", "text.tokenizer=kkma", "--set", "text.workers=2",
                "--set", "train.epochs=1", "--set", "tracking.experiment=stop-tokenizing"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+    env = _cli_env(mlflow_store)
+    process, lines, reader = _start(command, env)
 
     def pool_workers() -> list[psutil.Process]:
         return [child for child in psutil.Process(process.pid).children(recursive=True)
@@ -178,7 +185,7 @@ def test_sigterm_during_tokenization_stops_the_pool_and_leaves_no_partial_output
     assert any(data_root.rglob("*.parquet")), "the ingested splits should be there"
     leftovers = [path for path in data_root.rglob("*") if path.name.startswith(".") or path.suffix == ".tmp"]
     assert not leftovers, leftovers
-    assert not list(data_root.glob("processed/**/tokens*/*.parquet"))
+    assert not list((data_root / "processed" / "tokens").glob("*.parquet"))  # cached_tokenize's folder
     experiment = mlflow.get_experiment_by_name("stop-tokenizing")
     runs = mlflow.MlflowClient().search_runs([experiment.experiment_id]) if experiment else []
     assert runs and all(run.info.status == "KILLED" for run in runs), [(r.info.run_name, r.info.status) for r in runs]
@@ -192,8 +199,7 @@ def test_two_concurrent_runs_each_finish_and_leave_one_consistent_champion(airfl
     says so last; the other's record is true too (challenger, or champion and then replaced)."""
     from pipeline.names import CHAMPION, DECISION_TAG
 
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store}
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env = _cli_env(mlflow_store)
     runs = [subprocess.Popen(_command(sample_corpus, tmp_path / f"run{i}", "concurrent-runs", epochs=2)
                              + ["--set", f"train.seed={i + 1}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, env=env) for i in range(2)]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import ProcessGroup, free_port, http_ok, wait_for
+from tests.services import ProcessGroup, free_port, http_ok, unavailable, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
 
@@ -29,10 +29,7 @@ MODEL = "nsmc-sentiment"
 
 def _browser():
     if not (CHROMIUM and CHROMEDRIVER):
-        message = "Debian's chromium and chromium-driver are not installed (make test installs them as root)"
-        if os.environ.get("RNNFLOW_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("Debian's chromium and chromium-driver are not installed (make test installs them as root)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
