@@ -92,7 +92,7 @@ def main() -> None:
     count = args.steps + 3
     padded = [batch for _, batch in zip(range(count), padded_batches(split, args.batch_size, rng))]
     bucketed = [((x[0].numpy(), x[1].numpy()), y.numpy()) for x, y in
-                length_bucketed_dataset(*split, args.batch_size, rng).take(count)]
+                length_bucketed_dataset(split[:2], split[2], args.batch_size, rng).take(count)]
     results = {"padded": [], "bucketed": []}
     for repeat in range(args.repeats):
         for kind, batches in (("padded", padded), ("bucketed", bucketed)):

@@ -53,7 +53,7 @@ def test_dataset_batches_are_trimmed_to_their_longest_row_and_keep_every_token()
     source = _right_padded(source_lengths, 8, rng)
     decoder_out = _right_padded(target_lengths, 11, rng)
     decoder_in = _right_padded(target_lengths, 11, rng, offset=100)  # only its shape matters here
-    data = length_bucketed_dataset(source, decoder_in, decoder_out, 32, np.random.default_rng(0))
+    data = length_bucketed_dataset((source, decoder_in), decoder_out, 32, np.random.default_rng(0))
     assert int(data.cardinality()) == 10
 
     seen = []
@@ -67,12 +67,31 @@ def test_dataset_batches_are_trimmed_to_their_longest_row_and_keep_every_token()
     assert sorted(seen) == sorted(expected)
 
 
+def test_classifier_batches_are_trimmed_and_keep_each_row_with_its_label():
+    """One input goes in as an array (a one-input Keras model), the labels untouched."""
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(0, 30, 500)  # an empty row (a text with no token left) too
+    lengths[0] = 0
+    ids = _right_padded(lengths, 30, rng)
+    labels = rng.integers(0, 4, 500)
+    data = length_bucketed_dataset((ids,), labels, 64, np.random.default_rng(0))
+    assert int(data.cardinality()) == 8
+    seen, widths = [], []
+    for x, y in data.as_numpy_iterator():
+        assert x.ndim == 2 and y.shape == (len(x),) and y.dtype == labels.dtype
+        assert x.shape[1] == max(1, (x != 0).sum(axis=1).max())
+        widths.append(x.shape[1])
+        seen.extend((tuple(row[row != 0]), int(label)) for row, label in zip(x, y))
+    assert sorted(seen) == sorted((tuple(row[row != 0]), int(label)) for row, label in zip(ids, labels))
+    assert np.mean(widths) < 30 * 0.75, widths  # 8 batches of 64 over lengths 0..29: most are cut short
+
+
 def test_validation_dataset_has_a_fixed_order():
     rng = np.random.default_rng(4)
     lengths = rng.integers(1, 9, 100)
     source = _right_padded(lengths, 8, rng)
     target = _right_padded(lengths, 8, rng)
-    data = length_bucketed_dataset(source, target, target, 16, None)
+    data = length_bucketed_dataset((source, target), target, 16, None)
     first = [y.tolist() for _, y in data.as_numpy_iterator()]
     second = [y.tolist() for _, y in data.as_numpy_iterator()]
     assert first == second

@@ -24,7 +24,7 @@ def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: st
 
     keras.utils.set_random_seed(config.train.seed)
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
-        splits = {split: (arrays[f"x_{split}"], arrays[f"y_{split}"]) for split in ("train", "valid")}
+        splits = {split: ((arrays[f"x_{split}"],), arrays[f"y_{split}"]) for split in ("train", "valid")}
     train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
     with device_scope(config):
         model = build_classifier(arch, config.model, prepared.vocab_size, prepared.num_classes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import PipelineConfig
-from pipeline.fitting import device_scope, fit_and_log, length_bucketed_dataset
+from pipeline.fitting import device_scope, fit_and_log, make_datasets
 from pipeline.lineage import Lineage
 from pipeline.results import FEATURES_FILE, FitStats
 from pipeline.translation.features import TranslationFeatures
@@ -29,12 +29,9 @@ def fit_seq2seq(config: PipelineConfig, prepared: TranslationFeatures, arch: str
 
     keras.utils.set_random_seed(config.train.seed)
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
-        splits = {split: (arrays[f"x_{split}"], arrays[f"decoder_in_{split}"], arrays[f"decoder_out_{split}"])
+        splits = {split: ((arrays[f"x_{split}"], arrays[f"decoder_in_{split}"]), arrays[f"decoder_out_{split}"])
                   for split in ("train", "valid")}
-    rng = np.random.default_rng(config.train.seed)
-    train_data = length_bucketed_dataset(*splits["train"], config.train.batch_size, rng)
-    valid_data = (length_bucketed_dataset(*splits["valid"], config.train.batch_size, None)
-                  if len(splits["valid"][0]) else None)
+    train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
     with device_scope(config):
         model = build_and_compile(config, arch, prepared.source_vocab_size, prepared.target_vocab_size)
     return fit_and_log(config, model, train_data, valid_data, arch, lineage)

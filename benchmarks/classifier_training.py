@@ -1,0 +1,165 @@
+"""Classifier training throughput on NSMC, side by side: the lectures' plain recipe against
+rnnflow's LSTM fed as before (every batch padded to the split's max_len) and as the train stage
+feeds it now (length-bucketed batches, each cut to its own longest row).
+
+    .venv/bin/python benchmarks/classifier_training.py [--features data/processed/features/<key>]
+        [--repeats 1] [--lecture-batch-sizes 64,256] [--variants lectures,padded,bucketed]
+
+``--features`` is the features folder of a ``rnnflow run nsmc --source ../shared/corpora/nsmc``
+(MeCab tokens, vocabulary fit on train, max_len at the 95th percentile); without it, the newest
+NSMC features folder under ``data/processed/features``.
+
+The lectures' recipe (notebook 16, NSMC LSTM): ``Sequential([Embedding(vocab, 100), LSTM(128),
+Dense(1, sigmoid)])``, ids pre-padded and cut to 30 tokens with ``pad_sequences``, rmsprop, no mask,
+no validation pass, batch 64 in the notebook (also timed at rnnflow's 256). rnnflow's variants
+are the pipeline's own ``lstm`` builder (embedding 100, LSTM 128, masking, dropout) with Adam at
+batch 256, as in ``pipeline/configs/nsmc.yaml``. Each variant trains one epoch on the whole train
+split; the clock starts after the first 5 batches (tracing and warm-up) and stops at the epoch's
+end. Prints one line per measurement and a JSON summary of medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WARM_UP_BATCHES = 5
+LECTURE_MAX_LEN = 30
+
+
+def newest_nsmc_features() -> Path:
+    candidates = []
+    for spec in (ROOT / "data" / "processed" / "features").glob("*/text_spec.json"):
+        text_spec = json.loads(spec.read_text())
+        if "label_names" in text_spec and text_spec["processor"]["tokenizer"]["name"] == "mecab":
+            candidates.append(spec.parent)
+    if not candidates:
+        raise SystemExit("no NSMC features folder: run `rnnflow run nsmc --source ../shared/corpora/nsmc` first, "
+                         "or pass --features")
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+class EpochClock:
+    """Seconds and rows from the end of batch WARM_UP_BATCHES to the end of the epoch."""
+
+    def __init__(self):
+        import keras
+
+        clock = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if batch == WARM_UP_BATCHES - 1:
+                    clock.started = time.perf_counter()
+                clock.batches = batch + 1
+
+            def on_epoch_end(self, epoch, logs=None):
+                clock.seconds = time.perf_counter() - clock.started
+
+        self.callback = Callback()
+        self.started = self.seconds = None
+        self.batches = 0
+
+
+def lecture_model(vocab_size: int):
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(shape=(None,), dtype="int32"), layers.Embedding(vocab_size, 100),
+                              layers.LSTM(128), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    return model
+
+
+def rnnflow_model(vocab_size: int):
+    import keras
+
+    from models.config import ModelConfig
+    from models.registry import build_classifier
+    from models.text_classifier import loss_for
+
+    config = ModelConfig(embedding_dim=100, units=128, dropout_rate=0.3)
+    model = build_classifier("lstm", config, vocab_size, 2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(2), metrics=["accuracy"])
+    return model
+
+
+def lecture_ids(x: np.ndarray) -> np.ndarray:
+    """``pad_sequences(ids, maxlen=30)`` of the unpadded rows: pre-padding, pre-truncation."""
+    from keras.utils import pad_sequences
+
+    return pad_sequences([row[row != 0] for row in x], maxlen=LECTURE_MAX_LEN)
+
+
+def samples_per_second(model, data, rows: int, batch_size: int) -> tuple[float, float]:
+    clock = EpochClock()
+    model.fit(data, epochs=1, verbose=0, callbacks=[clock.callback])
+    timed_rows = min(rows, clock.batches * batch_size) - WARM_UP_BATCHES * batch_size
+    return timed_rows / clock.seconds, clock.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", type=Path)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--lecture-batch-sizes", default="64,256")
+    parser.add_argument("--variants", default="lectures,padded,bucketed")
+    args = parser.parse_args()
+
+    import keras
+    import tensorflow as tf
+
+    from pipeline.fitting import length_bucketed_dataset
+
+    features = args.features or newest_nsmc_features()
+    with np.load(features / "features.npz") as arrays:
+        x, y = arrays["x_train"], arrays["y_train"]
+    vocab_size = int(json.loads((features / "summary.json").read_text())["vocab_size"])
+    lengths = (x != 0).sum(axis=1)
+    print(f"features {features}: {len(y):,} train rows, vocab {vocab_size:,}, padded to {x.shape[1]}, "
+          f"mean length {lengths.mean():.1f}")
+    variants = args.variants.split(",")
+    runs: dict[str, list[float]] = {}
+
+    def measure(name: str, make_model, make_data, rows: int, batch_size: int) -> None:
+        for repeat in range(args.repeats):
+            keras.utils.set_random_seed(repeat)
+            rate, seconds = samples_per_second(make_model(), make_data(repeat), rows, batch_size)
+            runs.setdefault(name, []).append(rate)
+            print(f"{name:24s} repeat {repeat}: {rate:8,.0f} samples/s ({seconds:.1f} s timed)", flush=True)
+
+    if "lectures" in variants:
+        short = lecture_ids(x)
+        labels = y.astype(np.float32)
+        for batch_size in [int(size) for size in args.lecture_batch_sizes.split(",")]:
+            measure(f"lectures batch {batch_size}", lambda: lecture_model(vocab_size),
+                    lambda seed, b=batch_size: tf.data.Dataset.from_tensor_slices((short, labels))
+                    .shuffle(len(labels), seed=seed).batch(b).prefetch(tf.data.AUTOTUNE),
+                    len(labels), batch_size)
+    if "padded" in variants:
+        measure("rnnflow padded", lambda: rnnflow_model(vocab_size),
+                lambda seed: tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed)
+                .batch(256).prefetch(tf.data.AUTOTUNE), len(y), 256)
+    if "bucketed" in variants:
+        measure("rnnflow bucketed", lambda: rnnflow_model(vocab_size),
+                lambda seed: length_bucketed_dataset((x,), y, 256, np.random.default_rng(seed)), len(y), 256)
+
+    medians = {name: round(statistics.median(rates), 1) for name, rates in runs.items()}
+    summary = {"features": str(features), "rows": len(y), "repeats": args.repeats,
+               "samples_per_second": medians}
+    if "rnnflow bucketed" in medians:
+        summary["ratios"] = {f"bucketed / {name}": round(medians["rnnflow bucketed"] / rate, 2)
+                             for name, rate in medians.items() if name != "rnnflow bucketed"}
+        for name, ratio in summary["ratios"].items():
+            print(f"  {name}: {ratio}x")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
