@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,5 +33,10 @@ class ModelConfig(FrozenConfig):
     baseline_min_df: int = Field(2, ge=1)
     nb_alpha: float = Field(1.0, gt=0)
     logreg_c: float = Field(1.0, gt=0)
+    # ... and their choice on the validation split: every n-gram length, with every regularization
+    # value of the model's grid plus the single value above (an empty grid: the values above only).
+    baseline_max_ngram_grid: tuple[Annotated[int, Field(ge=1)], ...] = (1, 2, 3)
+    logreg_c_grid: tuple[Annotated[float, Field(gt=0)], ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    nb_alpha_grid: tuple[Annotated[float, Field(gt=0)], ...] = (0.03, 0.1, 0.3, 1.0)
     # Seq2seq: a bidirectional LSTM encoder (the decoder then has 2 * units).
     bidirectional_encoder: bool = False

@@ -6,7 +6,9 @@ from the folders without importing them: listing or validating names never impor
 
 Families and their builders' signatures:
 - ``classifiers``: ``build(config, vocab_size, num_classes) -> keras.Model`` (token ids -> probabilities)
-- ``baselines``: ``build(config, num_classes) -> sklearn Pipeline`` (space-joined tokens -> probabilities)
+- ``baselines``: ``build(config, num_classes) -> sklearn Pipeline`` (space-joined tokens -> probabilities:
+  a ``tfidf`` step, then a ``classifier`` step), and ``REGULARIZATION``, the ``ModelConfig`` field the
+  validation split chooses (its grid is the field ``<REGULARIZATION>_grid``)
 - ``translators``: ``build(config, source_vocab, target_vocab) -> keras.Model`` (encoder-decoders)
 """
 
@@ -69,6 +71,11 @@ def build_classifier(name: str, config: "ModelConfig", vocab_size: int, num_clas
 
 def build_baseline(name: str, config: "ModelConfig", num_classes: int = 2):
     return builder(name, "baselines")(config, num_classes)
+
+
+def baseline_regularization(name: str) -> str:
+    builder(name, "baselines")  # a baseline's name, or the error that lists them
+    return importlib.import_module(f"models.baselines.{name}").REGULARIZATION
 
 
 def build_translator(name: str, config: "ModelConfig", source_vocab: int, target_vocab: int) -> "keras.Model":

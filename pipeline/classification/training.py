@@ -34,18 +34,23 @@ def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: st
 
 
 def fit_baseline(config: PipelineConfig, prepared: ClassificationFeatures, arch: str, lineage: Lineage) -> FitStats:
-    """A scikit-learn baseline on the train split's tokens, logged in MLflow's sklearn flavor."""
+    """A scikit-learn baseline on the train split's tokens, its n-gram length and regularization
+    chosen on the validation split (``search_baseline``), logged in MLflow's sklearn flavor with
+    the choice (params ``selected.*`` and ``baseline_search.json``, every candidate's score)."""
     import mlflow
     import mlflow.sklearn
 
-    from models.registry import build_baseline
-
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
-        y_train = arrays["y_train"]
-    baseline = build_baseline(arch, config.model, prepared.num_classes)
+        y_train, y_valid = arrays["y_train"], arrays["y_valid"]
     start = time.perf_counter()
-    baseline.fit(split_tokens(prepared.features_dir, "train"), y_train)
+    train = split_tokens(prepared.features_dir, "train"), y_train
+    valid = split_tokens(prepared.features_dir, "valid"), y_valid
+    baseline, selected, candidates = search_baseline(arch, config.model, prepared.num_classes,
+                                                     config.registry.metric, train, valid)
     train_seconds = time.perf_counter() - start
+    mlflow.log_params({f"selected.{field}": value for field, value in selected.items()})
+    mlflow.log_dict({"metric": f"valid_{config.registry.metric}", "selected": selected, "candidates": candidates},
+                    "baseline_search.json")
     classifier = baseline.named_steps["classifier"]
     weights = getattr(classifier, "coef_", None)
     param_count = int(weights.size if weights is not None else classifier.feature_log_prob_.size)
@@ -53,3 +58,44 @@ def fit_baseline(config: PipelineConfig, prepared: ClassificationFeatures, arch:
         mlflow.sklearn.save_model(baseline, Path(tmp) / "model", serialization_format="cloudpickle")
         mlflow.log_artifacts(str(Path(tmp) / "model"), artifact_path=SKLEARN_MODEL_ARTIFACT)
     return FitStats(train_seconds, 1, param_count)
+
+
+def search_baseline(arch: str, model_config, num_classes: int, metric: str, train: tuple, valid: tuple):
+    """(fitted pipeline, its selected settings, every candidate's settings and validation score).
+
+    Every n-gram length of the grid (plus the configured one) with every regularization value of
+    the baseline's grid (plus the configured one), each fit on the train split and scored on the
+    validation split; the best wins, the earlier of a tie (shorter n-grams, smaller value). The
+    vectorizer is fit once per n-gram length. Without validation rows: the configured values.
+    TF-IDF baselines are the bar a neural model has to clear, so they get the same fair chance.
+    """
+    from sklearn.pipeline import Pipeline
+
+    from models.registry import baseline_regularization, build_baseline
+    from pipeline.classification.metrics import classification_metrics
+
+    field = baseline_regularization(arch)
+    (x_train, y_train), (x_valid, y_valid) = train, valid
+    ngrams, values = [model_config.baseline_max_ngram], [getattr(model_config, field)]
+    if len(y_valid):
+        ngrams = sorted({*ngrams, *model_config.baseline_max_ngram_grid})
+        values = sorted({*values, *getattr(model_config, f"{field}_grid")})
+    best, candidates = None, []
+    for ngram in ngrams:
+        vectorizer = build_baseline(arch, model_config.model_copy(update={"baseline_max_ngram": ngram}),
+                                    num_classes).named_steps["tfidf"]
+        features = vectorizer.fit_transform(x_train)
+        valid_features = vectorizer.transform(x_valid) if len(y_valid) else None
+        for value in values:
+            settings = {"baseline_max_ngram": ngram, field: value}
+            classifier = build_baseline(arch, model_config.model_copy(update=settings),
+                                        num_classes).named_steps["classifier"]
+            started = time.perf_counter()
+            classifier.fit(features, y_train)
+            score = (classification_metrics(y_valid, classifier.predict(valid_features), num_classes)[metric]
+                     if valid_features is not None else None)
+            candidates.append({**settings, f"valid_{metric}": score, "features": int(features.shape[1]),
+                               "fit_seconds": round(time.perf_counter() - started, 3)})
+            if best is None or (score is not None and score > best[0]):
+                best = (score, settings, Pipeline([("tfidf", vectorizer), ("classifier", classifier)]))
+    return best[2], best[1], candidates

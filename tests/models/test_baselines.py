@@ -40,3 +40,58 @@ def test_registry_lists_builders_by_file_without_importing_them():
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert "'lstm'" in lines[0] and "'tfidf_logreg'" in lines[0] and "'seq2seq_luong'" in lines[0]
     assert lines[1] == "[]"
+
+
+def _order_matters(rows: int, seed: int):
+    """Texts whose label is the order of two words: the same unigrams in both classes, so only a
+    model with bigrams can tell them apart."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(30)]
+    texts, labels = [], []
+    for _ in range(rows):
+        filler = " ".join(rng.choice(words, 3))
+        label = int(rng.integers(0, 2))
+        texts.append(f"{filler} {'좋 지' if label else '지 좋'} {filler}")
+        labels.append(label)
+    return texts, np.array(labels)
+
+
+@pytest.mark.parametrize("name", architectures("baselines"))
+def test_the_validation_split_chooses_ngrams_and_regularization(name):
+    from models.registry import baseline_regularization
+    from pipeline.classification.training import search_baseline
+
+    field = baseline_regularization(name)
+    config = ModelConfig(baseline_min_df=1, baseline_max_ngram=1, baseline_max_ngram_grid=(1, 2),
+                         **{f"{field}_grid": (0.01, 1.0, 100.0)})
+    baseline, selected, candidates = search_baseline(name, config, 2, "accuracy", _order_matters(400, 0),
+                                                     _order_matters(200, 1))
+    # 2 n-gram lengths x the grid and the configured value (1.0, also in the grid): 2 x 3 fits.
+    assert [(c["baseline_max_ngram"], c[field]) for c in candidates] == [
+        (1, 0.01), (1, 1.0), (1, 100.0), (2, 0.01), (2, 1.0), (2, 100.0)]
+    unigram_best = max(c["valid_accuracy"] for c in candidates if c["baseline_max_ngram"] == 1)
+    bigram_best = max(c["valid_accuracy"] for c in candidates if c["baseline_max_ngram"] == 2)
+    assert unigram_best < 0.7 < 0.95 < bigram_best  # word order is invisible to unigrams
+    winner = next(c for c in candidates if c["valid_accuracy"] == bigram_best)  # the first of a tie
+    assert selected == {"baseline_max_ngram": 2, field: winner[field]}
+    texts, labels = _order_matters(100, 2)
+    assert (baseline.predict(texts) == labels).mean() > 0.95  # the returned pipeline is the fitted winner
+
+
+def test_without_validation_rows_the_configured_values_are_used():
+    from pipeline.classification.training import search_baseline
+
+    config = ModelConfig(baseline_min_df=1, baseline_max_ngram=2, logreg_c=3.0)
+    empty = ([], np.array([], dtype=np.int64))
+    baseline, selected, candidates = search_baseline("tfidf_logreg", config, 2, "accuracy",
+                                                     (TOKENS, LABELS), empty)
+    assert selected == {"baseline_max_ngram": 2, "logreg_c": 3.0}
+    assert len(candidates) == 1 and candidates[0]["valid_accuracy"] is None
+    assert baseline.named_steps["classifier"].C == 3.0
+
+
+def test_a_grid_value_out_of_range_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="logreg_c_grid.1"):
+        ModelConfig(logreg_c_grid=(1.0, 0.0))
