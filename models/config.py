@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class FrozenConfig(BaseModel):
@@ -40,3 +40,16 @@ class ModelConfig(FrozenConfig):
     nb_alpha_grid: tuple[Annotated[float, Field(gt=0)], ...] = (0.03, 0.1, 0.3, 1.0)
     # Seq2seq: a bidirectional LSTM encoder (the decoder then has 2 * units).
     bidirectional_encoder: bool = False
+    # A classifier's embedding starts from: random weights; word vectors trained on the train split's
+    # own tokens (word2vec: skip-gram; fasttext: skip-gram with character n-grams, so rare words get
+    # vectors from their pieces); or a local vectors file in word2vec text or binary (.bin) format
+    # (embedding_vectors_path, of embedding_dim dimensions). Words without a vector start random.
+    embedding_init: Literal["random", "word2vec", "fasttext", "file"] = "random"
+    embedding_vectors_path: str | None = None
+
+    @model_validator(mode="after")
+    def _vectors_file_with_file_init(self) -> "ModelConfig":
+        if (self.embedding_init == "file") != (self.embedding_vectors_path is not None):
+            raise ValueError("embedding_vectors_path is needed with embedding_init: file, and only with it "
+                             f"(embedding_init is {self.embedding_init!r})")
+        return self

@@ -15,6 +15,8 @@ from models.config import ModelConfig
 
 # The attention layer's name in every attention model: inspection and serving find it by name.
 ATTENTION_LAYER = "attention"
+# The token embedding's name in every classifier: training may set its initial weights by name.
+EMBEDDING_LAYER = "embedding"
 
 
 def classification_head(features: keras.KerasTensor, num_classes: int) -> keras.KerasTensor:
@@ -32,7 +34,7 @@ def embedded_tokens(config: ModelConfig, vocab_size: int) -> tuple[keras.KerasTe
     """(token ids input, embedded and dropped-out tokens); id 0 is masked for later layers."""
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
     embedded = layers.Embedding(vocab_size, config.embedding_dim, mask_zero=True,
-                                name="embedding")(token_ids)  # (batch, time, embedding_dim)
+                                name=EMBEDDING_LAYER)(token_ids)  # (batch, time, embedding_dim)
     embedded = layers.SpatialDropout1D(config.dropout_rate, name="embedding_dropout")(embedded)
     return token_ids, embedded
 

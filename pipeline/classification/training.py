@@ -20,17 +20,32 @@ def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: st
     import keras
 
     from models.registry import build_classifier
-    from models.text_classifier import loss_for
+    from models.text_classifier import EMBEDDING_LAYER, loss_for
+    from pipeline.embeddings import initial_embedding
 
     keras.utils.set_random_seed(config.train.seed)
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
         splits = {split: ((arrays[f"x_{split}"],), arrays[f"y_{split}"]) for split in ("train", "valid")}
     train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
+    initial = initial_embedding(config, prepared.features_dir)
     with device_scope(config):
         model = build_classifier(arch, config.model, prepared.vocab_size, prepared.num_classes)
+        if initial is not None:
+            model.get_layer(EMBEDDING_LAYER).set_weights([initial.matrix])
         model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
                       loss=loss_for(prepared.num_classes), metrics=["accuracy"])
+    if initial is not None:
+        log_initial_embedding(initial)
     return fit_and_log(config, model, train_data, valid_data, arch, lineage)
+
+
+def log_initial_embedding(initial) -> None:
+    import mlflow
+
+    mlflow.log_metrics({"embedding_init_coverage": initial.coverage, "embedding_init_seconds": initial.seconds})
+    mlflow.set_tag("embedding_init_source", initial.source)
+    if initial.path is not None:
+        mlflow.log_artifact(str(initial.path), "embedding_init")
 
 
 def fit_baseline(config: PipelineConfig, prepared: ClassificationFeatures, arch: str, lineage: Lineage) -> FitStats:
