@@ -94,6 +94,10 @@ class TrainConfig(FrozenConfig):
     seed: int = 42
     # float16 compute with float32 weights on GPUs that support it (outputs stay float32).
     mixed_precision: bool = False
+    # Classification with two models or more: the subset of the run's models whose averaged
+    # probabilities score best on the validation split also competes, as one model (`ensemble`).
+    # At most this many members; 0 or 1: no ensemble.
+    ensemble_max_members: int = Field(4, ge=0)
 
 
 class RegistryConfig(FrozenConfig):

@@ -253,6 +253,26 @@ def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     return run_evaluate(config, _features(config, prepared), TrainResult.from_xcom(trained)).to_xcom()
 
 
+def _ensemble_note(result: list[dict]) -> str:
+    ensembles = [item for item in result if item["flavor"] == "ensemble"]
+    if not ensembles:
+        return "none (fewer than two models, or no validation rows)"
+    return " · ".join(f"{key} {value:.4f}" for key, value in ensembles[0]["metrics"].items() if key in RANKING_METRICS)
+
+
+@pipeline_task("ensemble", _ensemble_note)
+def ensemble(run: dict, prepared: dict, evaluations: Sequence[dict]) -> list[dict]:
+    """The run's evaluations, plus an ensemble of its models when the kind builds one."""
+    from pipeline.kinds import kind_of
+    from pipeline.results import EvalResult
+
+    config = _run_config(run)
+    evaluated = [EvalResult.from_xcom(evaluations[i]) for i in range(len(evaluations))]
+    combined = kind_of(config).ensemble(config, _features(config, prepared), evaluated, run["parent_run_id"],
+                                        _lineage(run, prepared))
+    return [result.to_xcom() for result in evaluated] + ([combined.to_xcom()] if combined is not None else [])
+
+
 @pipeline_task("register", lambda result: f"{result['model_name']} v{result['version']} -> @{result['alias']}")
 def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     """Register and promote the best model; write the run's comparison and summary to the parent run."""

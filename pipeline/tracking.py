@@ -75,25 +75,27 @@ def configure(config: PipelineConfig | None = None) -> MlflowClient:
         local_mlflow_dir().mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    _create_sqlite_store_once(client, uri)
-    return client
+    return _client_creating_sqlite_store_once(uri)
 
 
 _opened_stores: set[str] = set()
 
 
-def _create_sqlite_store_once(client: MlflowClient, uri: str) -> None:
+def _client_creating_sqlite_store_once(uri: str) -> MlflowClient:
     """A new SQLite store creates its tables when first opened, and two processes opening it at once
-    (two ``rnnflow run`` on a fresh checkout) both try: one fails with "index ... already exists".
-    The first open, in each process, happens under a lock beside the database file."""
+    (two ``rnnflow run`` on a fresh checkout) both try: one fails with "index ... already exists" or
+    "table _alembic_tmp_experiments already exists". The first open in each process, from building
+    the client (which may open the store) to a read of each store, happens under a lock beside the
+    database file."""
     if uri in _opened_stores or not uri.startswith("sqlite:///") or uri.startswith("sqlite:///:memory:"):
-        return
+        return MlflowClient(uri, uri)
     database = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
     with exclusive(database.with_name(f".{database.name}.open.lock")):
+        client = MlflowClient(uri, uri)
         client.search_experiments(max_results=1)
         client.search_registered_models(max_results=1)
     _opened_stores.add(uri)
+    return client
 
 
 def experiment_id(client: MlflowClient, name: str, description: str | None = None) -> str:

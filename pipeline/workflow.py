@@ -219,6 +219,15 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
             get_current_context()["arch"] = trained["arch"]  # rendered by map_index_template
             return tasks.evaluate(run, prepared, trained)
 
+        @task(task_display_name="Ensemble")
+        def ensemble(run: dict, prepared: dict, evaluations: list[dict]) -> list[dict]:
+            """Classification with two models or more: the subset of the run's models whose averaged
+            probabilities score best on the validation split, scored on the same test split and logged as
+            one more child run (`ensemble`) that competes for registration like any model."""
+            from pipeline import tasks
+
+            return tasks.ensemble(run, prepared, evaluations)
+
         # One at a time per DAG, on any worker: promotion reads and moves `@champion` (see ownership.registry_lock).
         @task(task_display_name="Register and promote", max_active_tis_per_dag=1)
         def register(run: dict, prepared: dict, evaluations: list[dict]) -> dict:
@@ -243,7 +252,7 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
         prepared = preprocess(run, ingest(run))
         trained = train.partial(run=run, prepared=prepared).expand(arch=architectures(run))
         evaluated = evaluate.partial(run=run, prepared=prepared).expand(trained=trained)
-        announce_champion(register(run, prepared, evaluated))
+        announce_champion(register(run, prepared, ensemble(run, prepared, evaluated)))
 
     return pipeline_dag()
 

@@ -84,15 +84,28 @@ class Classification:
 
         return compare_predictions(candidate, champion, prepared, metric, seed)
 
+    def ensemble(self, config: "PipelineConfig", prepared: "ClassificationFeatures", evaluations: list["EvalResult"],
+                 parent_run_id: str, lineage: "Lineage") -> "EvalResult | None":
+        from pipeline.classification.ensemble import build_ensemble
+
+        return build_ensemble(config, prepared, evaluations, parent_run_id, lineage)
+
     def serving_parts(self, config: "PipelineConfig", prepared: "ClassificationFeatures", best: "EvalResult",
                       model_path: str) -> "ServingParts":
+        from pathlib import Path
+
+        from pipeline.classification.ensemble import ENSEMBLE_FLAVOR, member_models
         from pipeline.classification.features import VOCAB_FILE, split_texts
         from pipeline.classification.serving import OUTPUT_COLUMNS, SERVING_PARAMS, RawTextClassifier
         from pipeline.kinds import ServingParts
         from pipeline.results import TEXT_SPEC_FILE
 
-        artifacts = {f"{best.flavor}_model": model_path, "text_spec": str(prepared.path(TEXT_SPEC_FILE)),
-                     "vocab": str(prepared.path(VOCAB_FILE))}
+        artifacts = {"text_spec": str(prepared.path(TEXT_SPEC_FILE)), "vocab": str(prepared.path(VOCAB_FILE))}
+        if best.flavor == ENSEMBLE_FLAVOR:  # model_path is its ensemble.json: every member's model goes in
+            members = member_models(model_path, Path(model_path).parent / "members")
+            artifacts.update({f"member_{i}_{flavor}_model": path for i, (flavor, path) in enumerate(members)})
+        else:
+            artifacts[f"{best.flavor}_model"] = model_path
         return ServingParts(RawTextClassifier(), artifacts, SERVING_PARAMS, OUTPUT_COLUMNS,
                             split_texts(prepared.features_dir, "test"))
 

@@ -4,7 +4,9 @@ confidently wrong predictions, and attention heatmaps for attention models."""
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -22,31 +24,50 @@ ATTENTION_EXAMPLES = 8
 ATTENTION_MAX_TOKENS = 24
 
 
+# Each model's class probabilities on the validation and test splits, in its run: what an
+# ensemble of the run's models is chosen (on validation) and scored (on test) from.
+PROBABILITIES_ARTIFACT = "evaluation/probabilities.npz"
+
+
 def evaluate_classifier(prepared: ClassificationFeatures, trained: TrainResult) -> dict[str, float]:
     """Test metrics; the confusion matrix, per-class report, misclassified texts and attention
-    heatmaps are logged into the active MLflow run."""
+    heatmaps are logged into the active MLflow run, and the validation and test probabilities."""
+    import mlflow
+
+    predict, keras_model = load_predictor(trained, prepared)
+    start = time.perf_counter()
+    probabilities = predict("test")
+    inference_seconds = time.perf_counter() - start
+    scores = log_evaluation(prepared, probabilities, trained.arch, keras_model)
+    scores["inference_sentences_per_second"] = prepared.rows["test"] / inference_seconds
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(PROBABILITIES_ARTIFACT).name
+        np.savez_compressed(path, valid=predict("valid").astype(np.float32), test=probabilities.astype(np.float32))
+        mlflow.log_artifact(str(path), str(Path(PROBABILITIES_ARTIFACT).parent))
+    return scores
+
+
+def log_evaluation(prepared: ClassificationFeatures, probabilities: np.ndarray, title: str,
+                   keras_model=None) -> dict[str, float]:
+    """Test metrics of ``probabilities`` (test rows x classes), and into the active MLflow run the
+    test predictions the promotion gate compares, the confusion matrix, per-class report,
+    misclassified texts, and attention heatmaps for a Keras attention model."""
     import mlflow
 
     spec = read_json(prepared.path(TEXT_SPEC_FILE))
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
-        x_test, y_test = arrays["x_test"], arrays["y_test"]
-    predict, keras_model = load_predictor(trained, prepared)
-    start = time.perf_counter()
-    probabilities = predict(x_test)
-    inference_seconds = time.perf_counter() - start
-
+        y_test = arrays["y_test"]
     scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
     label_names = spec["label_names"]
     # What the promotion gate compares, per test row (pipeline.stages.register).
     mlflow.log_dict({"test_digest": prepared.test_digest,
                      "predictions": [label_names[i] for i in probabilities.argmax(axis=1)]},
                     predictions_artifact(prepared.test_digest))
-    scores["inference_sentences_per_second"] = len(x_test) / inference_seconds
     if probabilities.shape[1] > 3:
         scores["top_3_accuracy"] = metric_fns.top_k_accuracy(y_test, probabilities, 3)
     matrix = metric_fns.confusion(y_test, probabilities)
     texts = split_texts(prepared.features_dir, "test")
-    figure = metric_fns.confusion_matrix_figure(matrix, label_names, f"{trained.arch}: test confusion matrix")
+    figure = metric_fns.confusion_matrix_figure(matrix, label_names, f"{title}: test confusion matrix")
     mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
     mlflow.log_dict({"labels": label_names, "matrix": matrix.tolist()}, "evaluation/confusion_matrix.json")
     mlflow.log_table(metric_fns.misclassified_table(texts, y_test, probabilities, label_names),
@@ -56,7 +77,7 @@ def evaluate_classifier(prepared: ClassificationFeatures, trained: TrainResult) 
     if keras_model is not None and has_attention(keras_model):
         examples = attention_examples(keras_model, prepared, spec, y_test)
         mlflow.log_dict(examples, "evaluation/attention_examples.json")
-        mlflow.log_figure(attention_heatmap(examples, f"{trained.arch}: attention over test sentences"),
+        mlflow.log_figure(attention_heatmap(examples, f"{title}: attention over test sentences"),
                           "evaluation/attention_heatmap.png")
     return scores
 
@@ -91,20 +112,26 @@ def attention_examples(model, prepared: ClassificationFeatures, spec: dict, y_te
 
 
 def load_predictor(trained: TrainResult, prepared: ClassificationFeatures):
-    """(function from the test id matrix to (rows, classes) probabilities, the Keras model or None)."""
+    """(function from a split's name to its (rows, classes) probabilities, the Keras model or None)."""
     if trained.flavor == "sklearn":
         import mlflow.sklearn
 
         baseline = mlflow.sklearn.load_model(trained.model_uri)
-        test_tokens = split_tokens(prepared.features_dir, "test")
-        return (lambda x_test: baseline.predict_proba(test_tokens)), None
+        return (lambda split: baseline.predict_proba(split_tokens(prepared.features_dir, split))), None
     import mlflow
 
     from models.saving import load_keras_model
-    from models.text_classifier import class_probabilities
+    from models.text_classifier import LengthBuckets, class_probabilities
 
     model = load_keras_model(mlflow.artifacts.download_artifacts(trained.model_uri))
-    return (lambda x_test: class_probabilities(model.predict(x_test, batch_size=1024, verbose=0))), model
+    forward = LengthBuckets(model)
+
+    def predict(split: str) -> np.ndarray:
+        with np.load(prepared.path(FEATURES_FILE)) as arrays:
+            padded = arrays[f"x_{split}"]
+        return class_probabilities(forward([row[row != 0] for row in padded]))
+
+    return predict, model
 
 
 def test_predictions(model_uri: str, prepared: ClassificationFeatures) -> list[str]:

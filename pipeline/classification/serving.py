@@ -37,10 +37,22 @@ def known_counts(id_lists) -> list[int]:
     return [sum(1 for i in ids if i != OOV_ID) for ids in id_lists]
 
 
+def _load_member(artifact: str, path: str):
+    """(flavor, model) of a model artifact, by its name's ending."""
+    if artifact.endswith("keras_model"):
+        from models.saving import load_keras_model
+
+        return "keras", load_keras_model(path)
+    import mlflow.sklearn
+
+    return "sklearn", mlflow.sklearn.load_model(path)
+
+
 class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
     """Raw strings -> DataFrame(label, label_id, probability)."""
 
     def load_context(self, context) -> None:
+        from models.text_classifier import LengthBuckets
         from pipeline.config import TextConfig
         from pipeline.io import read_json
         from pipeline.text.parallel import TokenizerPool, default_workers
@@ -62,18 +74,15 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         self.max_len = int(spec["max_len"])
         self.truncate_from = spec["text_config"]["truncate_from"]
         self.label_names = list(spec["label_names"])
-        if "keras_model" in context.artifacts:
-            from models.saving import load_keras_model
-            from models.text_classifier import LengthBuckets
-
-            self.keras_model = load_keras_model(context.artifacts["keras_model"])
-            self.forward = LengthBuckets(self.keras_model)
-            self.baseline = None
-        else:
-            import mlflow.sklearn
-
-            self.baseline = mlflow.sklearn.load_model(context.artifacts["sklearn_model"])
-            self.keras_model = None
+        # One model ("keras_model" or "sklearn_model"), or an ensemble's members ("member_<i>_<flavor>_model"),
+        # whose class probabilities are averaged.
+        self.members = [_load_member(key, path) for key, path in sorted(context.artifacts.items())
+                        if key.endswith(("keras_model", "sklearn_model"))]
+        # Each Keras member's compiled forward pass on length buckets (None for a baseline).
+        self.forwards = [LengthBuckets(model) if flavor == "keras" else None for flavor, model in self.members]
+        # The one Keras model of a single-model pyfunc: what return_attention inspects.
+        self.keras_model = self.members[0][1] if len(self.members) == 1 and self.members[0][0] == "keras" else None
+        self.forward = self.forwards[0] if self.keras_model is not None else None
 
     # The type hint makes MLflow validate requests: anything but a list of strings (or a one-column
     # DataFrame of them) is refused with the offending elements named, before the model runs.
@@ -84,30 +93,28 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
 
         texts = as_texts(model_input)
         return_attention = bool((params or {}).get("return_attention", False))
-        if return_attention and self.keras_model is None:
-            raise BadServingInput("return_attention: this model is a bag-of-words baseline, it has no attention")
         if not texts:
             empty = pd.DataFrame({"label": pd.Series(dtype=str), "label_id": pd.Series(dtype=np.int64),
                                   "probability": pd.Series(dtype=np.float64),
                                   "known_tokens": pd.Series(dtype=np.int64)})
             return empty.assign(attention=pd.Series(dtype=object)) if return_attention else empty
         attention, known = None, []
-        if self.baseline is not None or return_attention:
+        if return_attention:
+            if self.keras_model is None:
+                raise BadServingInput("return_attention: this model is a bag-of-words baseline or an ensemble; "
+                                      "it has no single attention to show")
+            from pipeline.classification.attention import token_attention
+
             token_lists = self.tokens(texts)
             known = known_counts(self.ids_of(token_lists))
-            if self.baseline is not None:
-                probabilities = self.baseline.predict_proba([" ".join(tokens) for tokens in token_lists])
-            else:
-                from pipeline.classification.attention import token_attention
-
-                outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
-                                                     self.truncate_from)
-                probabilities = class_probabilities(outputs)
+            outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
+                                                 self.truncate_from)
+            probabilities = class_probabilities(outputs)
         else:
             parts = []
             for token_lists in self.token_chunks(texts):
                 ids = self.ids_of(token_lists)
-                parts.append(class_probabilities(self.forward(ids)))
+                parts.append(self.probabilities(token_lists, ids))
                 known.extend(known_counts(ids))
             probabilities = np.concatenate(parts)
         label_ids = probabilities.argmax(axis=1)
@@ -121,6 +128,20 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
             result["attention"] = [[[token, round(float(weight), 6)] for token, weight in pairs]
                                    for pairs in attention]
         return result
+
+    def probabilities(self, token_lists: Sequence[Sequence[str]], ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """(texts, classes): each member's probabilities (a Keras model on the ids, a baseline on the
+        space-joined tokens), averaged over the members."""
+        from models.text_classifier import class_probabilities
+
+        total = None
+        for (flavor, model), forward in zip(self.members, self.forwards):
+            if forward is not None:
+                member = class_probabilities(forward(ids))
+            else:
+                member = np.asarray(model.predict_proba([" ".join(tokens) for tokens in token_lists]), dtype=np.float64)
+            total = member if total is None else total + member
+        return total / len(self.members)
 
     def inspector(self):
         """The Keras model with its attention weights as a second output (built once, on first use)."""

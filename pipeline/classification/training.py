@@ -21,7 +21,7 @@ def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: st
 
     from models.registry import build_classifier
     from models.text_classifier import EMBEDDING_LAYER, loss_for
-    from pipeline.embeddings import initial_embedding
+    from pipeline.classification.embeddings import initial_embedding
 
     keras.utils.set_random_seed(config.train.seed)
     with np.load(prepared.path(FEATURES_FILE)) as arrays:

@@ -85,6 +85,11 @@ class TaskKind(Protocol):
                 seed: int) -> "Comparison":
         """The paired significance test of candidate against champion on the same test rows."""
 
+    def ensemble(self, config: "PipelineConfig", prepared: "PreparedFeatures", evaluations: list["EvalResult"],
+                 parent_run_id: str, lineage: "Lineage") -> "EvalResult | None":
+        """One more competitor combining the run's evaluated models (chosen on the validation split,
+        scored on the test split, logged as its own child run), or None where the kind has none."""
+
     def serving_parts(self, config: "PipelineConfig", prepared: "PreparedFeatures", best: "EvalResult",
                       model_path: str) -> ServingParts:
         """The raw-text pyfunc that wraps the best model with its text processing."""

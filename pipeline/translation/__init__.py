@@ -80,6 +80,11 @@ class Translation:
 
         return compare_translations(candidate, champion, prepared, metric, seed)
 
+    def ensemble(self, config: "PipelineConfig", prepared: "TranslationFeatures", evaluations: list["EvalResult"],
+                 parent_run_id: str, lineage: "Lineage") -> None:
+        """Translation models are not combined (averaging decoders step by step is not built)."""
+        return None
+
     def serving_parts(self, config: "PipelineConfig", prepared: "TranslationFeatures", best: "EvalResult",
                       model_path: str) -> "ServingParts":
         from pipeline.kinds import ServingParts

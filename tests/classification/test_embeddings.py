@@ -1,9 +1,14 @@
 import numpy as np
 import pytest
 
+from pipeline.classification.embeddings import (
+    RANDOM_SCALE,
+    aligned_matrix,
+    initial_embedding,
+    read_vectors_file,
+    train_corpus_vectors,
+)
 from pipeline.config import ConfigError
-from pipeline.embeddings import RANDOM_SCALE, aligned_matrix, initial_embedding, read_vectors_file, \
-    train_corpus_vectors
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.preprocess import run_preprocess
 
@@ -24,7 +29,8 @@ def _vectors_file(path, rows: dict[str, list[float]]):
 
 
 def test_known_words_get_their_vectors_others_start_random_padding_zero(tmp_path):
-    vectors = read_vectors_file(_vectors_file(tmp_path / "v.txt", {"영화": [1.0, 2.0, 3.0], "최고": [-1.0, 0.5, 0.0]}), 3)
+    path = _vectors_file(tmp_path / "v.txt", {"영화": [1.0, 2.0, 3.0], "최고": [-1.0, 0.5, 0.0]})
+    vectors = read_vectors_file(path, 3)
     tokens = ["<pad>", "<unk>", "영화", "없는말", "최고"]
     matrix, coverage = aligned_matrix(tokens, vectors, 3, seed=0)
     assert matrix.shape == (5, 3) and matrix.dtype == np.float32
@@ -86,4 +92,4 @@ def test_vectors_trained_on_the_train_split_are_cached_by_features(small_config,
 
 
 def test_random_init_means_no_initial_weights(small_config):
-    assert initial_embedding(small_config, "unused") is None
+    assert initial_embedding(_with(small_config, {"model.embedding_init": "random"}), "unused") is None

@@ -10,7 +10,8 @@ from tests.conftest import PROJECT_ROOT
 BUILT_IN_DAGS = {"nsmc_sentiment", "reuters_topics", "aihub_translation", "sms_spam", "imdb_sentiment"}
 # Each pipeline also has its batch-scoring DAG.
 BATCH_DAGS = {f"{dag_id}_batch" for dag_id in BUILT_IN_DAGS}
-TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "register", "announce_champion"}
+TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "ensemble", "register",
+         "announce_champion"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,8 @@ def test_every_pipeline_has_the_same_shape_and_params(dagbag, dag_id):
     assert type(dag.get_task("train")).__name__.endswith("MappedOperator")
     assert type(dag.get_task("evaluate")).__name__.endswith("MappedOperator")
     assert set(dag.params.keys()) == set(names.DAG_PARAM_FIELDS) | {names.OVERRIDES_PARAM, names.RESUME_PARAM}
-    assert dag.get_task("register").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
+    assert dag.get_task("ensemble").upstream_task_ids >= {"evaluate", "preprocess", "start_run"}
+    assert dag.get_task("register").upstream_task_ids >= {"ensemble", "preprocess", "start_run"}
     # What the Airflow UI shows: readable names, a doc on every task, mapped tasks named by architecture.
     for task in dag.tasks:
         assert task.task_display_name != task.task_id and task.task_display_name[0].isupper(), task.task_id

@@ -141,6 +141,15 @@ class Api:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read() or b"{}")
 
+    def task_log(self, run_id: str, task: dict, attempt: int) -> str:
+        path = (f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task['task_id']}/logs/{attempt}"
+                f"?map_index={task['map_index']}&full_content=true")
+        try:
+            content = self.call("GET", path).get("content", [])
+        except (urllib.error.URLError, ValueError) as error:
+            return f"(log not readable: {error})"
+        return "\n".join(item.get("event", str(item)) if isinstance(item, dict) else str(item) for item in content)
+
     def dag_parsed(self) -> bool:
         try:
             return bool(self.call("GET", f"/api/v2/dags/{DAG_ID}"))
@@ -211,6 +220,12 @@ def test_the_compose_stack_runs_the_nsmc_dag_on_the_gpu_queue_and_serves_the_cha
 
         state = wait_for(finished, 2400, f"DAG run {run_id}", interval=10)
         tasks = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        if state != "success":  # the failed tasks' own logs live on the workers, which teardown removes
+            for task in tasks:
+                if task["state"] in ("failed", "up_for_retry"):
+                    for attempt in range(1, (task["try_number"] or 1) + 1):
+                        print(f"deploy: log of {task['task_id']}[{task['map_index']}] try {attempt}:\n"
+                              + api.task_log(run_id, task, attempt)[-6000:], file=sys.stderr)
         assert state == "success", [(t["task_id"], t["state"]) for t in tasks]
         step("DAG run through the scheduler and the Celery workers")
         for other in api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]:

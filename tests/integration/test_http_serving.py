@@ -85,7 +85,7 @@ def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
                      {"inputs": [["중첩"]]}):
             status, refused = _post(port, json.dumps(body, ensure_ascii=False))
             assert status == 400 and "stack_trace" not in refused and "Traceback" not in refused, (body, refused)
-        assert "bag-of-words baseline, it has no attention" in _post(port, json.dumps(
+        assert "bag-of-words baseline or an ensemble; it has no single attention" in _post(port, json.dumps(
             {"inputs": texts, "params": {"return_attention": True}}))[1]
         status, answer = _post(port, '{"inputs": ["unterminated"')
         assert 400 <= status < 500, (status, answer)

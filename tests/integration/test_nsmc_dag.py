@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import mlflow
+import numpy as np
 import pytest
 
 from tests.conftest import PROJECT_ROOT
@@ -169,8 +170,21 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("zoo-test").experiment_id],
                                   filter_string="tags.`rnnflow.kind` = 'child'")
-    assert {run.data.tags["rnnflow.arch"] for run in children} == {"bilstm_attention", "tfidf_nb", "tfidf_logreg"}
+    models = {"bilstm_attention", "tfidf_nb", "tfidf_logreg"}
+    assert {run.data.tags["rnnflow.arch"] for run in children} == models | {"ensemble"}
     assert all("test_accuracy" in run.data.metrics for run in children)
+    # The ensemble: members chosen on validation among the run's models, each with its probabilities.
+    [ensemble_run] = [run for run in children if run.data.tags["rnnflow.arch"] == "ensemble"]
+    members = mlflow.artifacts.load_dict(f"runs:/{ensemble_run.info.run_id}/ensemble.json")["members"]
+    assert 2 <= len(members) <= 3 and {m["arch"] for m in members} <= models
+    assert ensemble_run.data.params["members"] == ",".join(m["arch"] for m in members)
+    for run in children:
+        if run.data.tags["rnnflow.arch"] in models:
+            path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path / run.info.run_id),
+                                                       artifact_path="evaluation/probabilities.npz")
+            with np.load(path) as probabilities:
+                assert probabilities["test"].shape == (30, 2) and probabilities["valid"].shape[1] == 2
+                np.testing.assert_allclose(probabilities["test"].sum(axis=1), 1.0, rtol=1e-5)
     [attention_run] = [run for run in children if run.data.tags["rnnflow.arch"] == "bilstm_attention"]
     evaluation = {a.path for a in client.list_artifacts(attention_run.info.run_id, "evaluation")}
     assert {"evaluation/attention_heatmap.png", "evaluation/attention_examples.json"} <= evaluation
@@ -186,6 +200,6 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
     comparison = {a.path for a in client.list_artifacts(parent_id, "comparison")}
     assert {"comparison/chart.png", "comparison/table.csv", "comparison/table.json"} <= comparison
     table = mlflow.artifacts.load_text(f"runs:/{parent_id}/comparison/table.csv").splitlines()
-    assert len(table) == 4 and float(table[1].split(",")[1]) == round(best.data.metrics["test_accuracy"], 4)
+    assert len(table) == 5 and float(table[1].split(",")[1]) == round(best.data.metrics["test_accuracy"], 4)
     predictions = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion").predict(["정말 최고의 영화", "최악이다"])
     assert list(predictions.columns) == ["label", "label_id", "probability", "known_tokens"] and len(predictions) == 2

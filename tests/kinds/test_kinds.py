@@ -13,7 +13,8 @@ INTERFACE = {name for name, member in vars(TaskKind).items()
 
 def test_the_interface_is_what_the_stages_call():
     assert INTERFACE == {"build_table", "validate", "feature_findings", "prepare", "features_from_xcom",
-                         "model_flavor", "fit", "evaluate", "test_predictions", "compare", "serving_parts"}
+                         "model_flavor", "fit", "evaluate", "test_predictions", "compare", "ensemble",
+                         "serving_parts"}
 
 
 @pytest.mark.parametrize("kind_name", names.KINDS)
