@@ -63,8 +63,8 @@ def in_process(model_uri: str, texts: list[str], repeats: int) -> dict:
     if getattr(inner, "keras_model", None) is not None:
         tokens = [inner.processor.tokens(text) for text in batch]
         figures["tokenize_seconds"] = round(timed(lambda: [inner.processor.tokens(t) for t in batch], repeats), 3)
-        if hasattr(inner, "ids_of"):  # length buckets, compiled forward pass
-            encode, forward = inner.ids_of, inner.forward
+        if hasattr(inner, "forwards"):  # length buckets, compiled forward pass
+            encode, forward = inner.ids_of, inner.forwards[0]
         else:  # before: ids padded to max_len, keras predict (kept to measure the change against)
             encode, forward = inner.encode, lambda ids: inner.keras_model.predict(ids, batch_size=256, verbose=0)
         figures["encode_seconds"] = round(timed(lambda: encode(tokens), repeats), 3)

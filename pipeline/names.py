@@ -39,6 +39,10 @@ TOKENIZER_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 TOKENIZERS = tuple(TOKENIZER_OPTIONS)
 
+# The combined model a classification run adds to its own (pipeline.classification.ensemble): its
+# architecture and flavor name.
+ENSEMBLE = "ensemble"
+
 # --- Registry aliases (no stages: MLflow deprecated them) ---
 CHAMPION = "champion"
 CHALLENGER = "challenger"

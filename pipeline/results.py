@@ -105,6 +105,14 @@ class RegisterResult(XcomResult):
     metrics: dict[str, float]
 
 
+def logged_test_scores(metrics: dict[str, float]) -> dict[str, float]:
+    """A run's test metrics (``test_<name>``) by name: what an evaluation logged, read back on a rerun."""
+    from pipeline.names import TEST_METRIC_PREFIX
+
+    return {name.removeprefix(TEST_METRIC_PREFIX): value for name, value in metrics.items()
+            if name.startswith(TEST_METRIC_PREFIX)}
+
+
 def predictions_artifact(test_digest: str) -> str:
     """Where a training run keeps its model's predictions for one test split: written by
     evaluation, read (or filled in for a champion) by the promotion gate."""

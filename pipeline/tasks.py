@@ -243,8 +243,7 @@ def train(run: dict, prepared: dict, arch: str) -> dict:
 
 
 @pipeline_task(lambda run, prepared, trained: f"evaluate {trained['arch']}",
-               lambda result: " · ".join(f"{key} {value:.4f}" for key, value in result["metrics"].items()
-                                         if key in RANKING_METRICS))
+               lambda result: _ranking_note(result["metrics"]))
 def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     from pipeline.results import TrainResult
     from pipeline.stages.evaluate import run_evaluate
@@ -253,11 +252,17 @@ def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
     return run_evaluate(config, _features(config, prepared), TrainResult.from_xcom(trained)).to_xcom()
 
 
+def _ranking_note(metrics: dict[str, float]) -> str:
+    return " · ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key in RANKING_METRICS)
+
+
 def _ensemble_note(result: list[dict]) -> str:
-    ensembles = [item for item in result if item["flavor"] == "ensemble"]
+    ensembles = [item for item in result if item["flavor"] == names.ENSEMBLE]
+    if len(result) < 2:
+        return "none: one model in this run (an ensemble combines two or more of train.models)"
     if not ensembles:
-        return "none (fewer than two models, or no validation rows)"
-    return " · ".join(f"{key} {value:.4f}" for key, value in ensembles[0]["metrics"].items() if key in RANKING_METRICS)
+        return "none (no validation rows, train.ensemble_max_members below 2, or a kind without ensembles)"
+    return _ranking_note(ensembles[0]["metrics"])
 
 
 @pipeline_task("ensemble", _ensemble_note)

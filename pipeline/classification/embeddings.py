@@ -32,7 +32,7 @@ RANDOM_SCALE = 0.05
 class InitialEmbedding:
     matrix: np.ndarray      # (vocab_size, embedding_dim); row 0 (padding) zero
     coverage: float         # share of the vocabulary (past padding and OOV) that got a vector
-    source: str             # "word2vec (trained on ...)" or the vectors file
+    source: str             # "word2vec trained on the train split's tokens", or the vectors file
     seconds: float          # training or reading time (0 on a cache hit)
     path: Path | None       # the cached matrix, when trained on the corpus
 

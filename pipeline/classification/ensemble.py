@@ -20,13 +20,12 @@ from pipeline.classification.features import ClassificationFeatures
 from pipeline.classification.metrics import classification_metrics
 from pipeline.config import PipelineConfig
 from pipeline.lineage import Lineage
-from pipeline.names import TEST_METRIC_PREFIX
-from pipeline.results import FEATURES_FILE, EvalResult
+from pipeline.names import ENSEMBLE, TEST_METRIC_PREFIX
+from pipeline.results import FEATURES_FILE, EvalResult, logged_test_scores
 
 log = logging.getLogger(__name__)
 
-ENSEMBLE_ARCH = "ensemble"
-ENSEMBLE_FLAVOR = "ensemble"
+ENSEMBLE_ARCH = ENSEMBLE_FLAVOR = ENSEMBLE
 MEMBERS_ARTIFACT = "ensemble.json"
 # Subsets are tried among this many of the run's models at most (the best on validation): 2^10 averages.
 CANDIDATE_LIMIT = 10
@@ -73,10 +72,8 @@ def build_ensemble(config: PipelineConfig, prepared: ClassificationFeatures, eva
     run_id, finished = child_run(client, config, parent_run_id, ENSEMBLE_ARCH, lineage)
     model_uri = f"runs:/{run_id}/{MEMBERS_ARTIFACT}"
     if finished:
-        logged = client.get_run(run_id).data.metrics
-        scores = {name.removeprefix(TEST_METRIC_PREFIX): value for name, value in logged.items()
-                  if name.startswith(TEST_METRIC_PREFIX)}
-        return EvalResult(run_id, ENSEMBLE_ARCH, ENSEMBLE_FLAVOR, model_uri, scores)
+        return EvalResult(run_id, ENSEMBLE_ARCH, ENSEMBLE_FLAVOR, model_uri,
+                          logged_test_scores(client.get_run(run_id).data.metrics))
     by_arch = {result.arch: result for result in members}
     probabilities = {arch: _probabilities(result.run_id) for arch, result in by_arch.items()}
     chosen, valid_score = choose_members({arch: p["valid"] for arch, p in probabilities.items()}, y_valid, metric,

@@ -82,7 +82,6 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         self.forwards = [LengthBuckets(model) if flavor == "keras" else None for flavor, model in self.members]
         # The one Keras model of a single-model pyfunc: what return_attention inspects.
         self.keras_model = self.members[0][1] if len(self.members) == 1 and self.members[0][0] == "keras" else None
-        self.forward = self.forwards[0] if self.keras_model is not None else None
 
     # The type hint makes MLflow validate requests: anything but a list of strings (or a one-column
     # DataFrame of them) is refused with the offending elements named, before the model runs.

@@ -11,7 +11,7 @@ import logging
 from pipeline.config import PipelineConfig
 from pipeline.kinds import kind_of
 from pipeline.names import TEST_METRIC_PREFIX
-from pipeline.results import EvalResult, PreparedFeatures, TrainResult
+from pipeline.results import EvalResult, PreparedFeatures, TrainResult, logged_test_scores
 from pipeline.tracking import configure
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,7 @@ def run_evaluate(config: PipelineConfig, prepared: PreparedFeatures, trained: Tr
     logged = client.get_run(trained.run_id).data.metrics
     if f"{TEST_METRIC_PREFIX}{config.registry.metric}" in logged:
         log.info("%s already evaluated in run %s", trained.arch, trained.run_id)
-        scores = {name.removeprefix(TEST_METRIC_PREFIX): value for name, value in logged.items()
-                  if name.startswith(TEST_METRIC_PREFIX)}
+        scores = logged_test_scores(logged)
     else:
         with mlflow.start_run(run_id=trained.run_id):
             scores = kind_of(config).evaluate(config, prepared, trained)
