@@ -120,6 +120,19 @@ def _assert_no_service_restarting() -> None:
             raise AssertionError(f"{name} keeps restarting:\n{(tail.stdout + tail.stderr)[-3000:]}")
 
 
+def _exited_with_errors() -> str:
+    """The last lines of each of the project's containers that exited non-zero: `compose up` says
+    only that one did, and the kept compose.log is not where a CI log shows it."""
+    listing = _docker("ps", "--all", "--filter", f"label=com.docker.compose.project={PROJECT}", "--filter",
+                      "status=exited", "--format", "{{.Names}}\t{{.Status}}", timeout=60, check=False).stdout
+    tails = []
+    for name, status in (line.split("\t", 1) for line in listing.splitlines() if "\t" in line):
+        if not status.startswith("Exited (0)"):
+            tail = _docker("logs", "--tail", "25", name, check=False, timeout=60)
+            tails.append(f"--- {name} ({status}):\n{(tail.stdout + tail.stderr)[-3000:]}")
+    return "\n".join(tails) or "(no container exited with an error)"
+
+
 class Api:
     """The Airflow REST API (v2) as the admin of docker/.env."""
 
@@ -189,6 +202,9 @@ def test_the_compose_stack_runs_the_nsmc_dag_on_the_gpu_queue_and_serves_the_cha
     passed = False
     try:
         compose("config", "--quiet")
+        # A run killed before its teardown leaves the project's containers and volumes behind; `up`
+        # would recreate the containers over the old volumes, whose database knows another password.
+        compose("down", "--volumes", "--remove-orphans", timeout=600)
         compose("build", "airflow-init", "airflow-worker-gpu", timeout=3600)
         sizes = {image: _docker("image", "inspect", "--format", "{{.Size}}", image).stdout.strip()
                  for image in ("rnnflow-airflow:latest", "rnnflow-gpu-trainer:latest")}
@@ -197,7 +213,8 @@ def test_the_compose_stack_runs_the_nsmc_dag_on_the_gpu_queue_and_serves_the_cha
             user = _docker("run", "--rm", "--entrypoint", "id", image, "-u").stdout.strip()
             assert user == "50000", (image, user)
 
-        compose("up", "-d", timeout=1800)
+        up = compose("up", "-d", timeout=1800, check=False)
+        assert up.returncode == 0, f"compose up -d:\n{up.stderr[-3000:]}\n{_exited_with_errors()}"
         api = Api(f"http://127.0.0.1:{airflow_port}", values["AIRFLOW_ADMIN_USER"], values["AIRFLOW_ADMIN_PASSWORD"])
         wait_for(lambda: http_ok(f"{api.base}/api/v2/monitor/health", timeout=5), 900, "the Airflow api-server")
         wait_for(lambda: _assert_no_service_restarting() or api.dag_parsed(), 900,
