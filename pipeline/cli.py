@@ -371,9 +371,25 @@ def summary_table(summary: dict) -> str:
     lines.insert(1, "  ".join("-" * width for width in widths))
     lines.append(f"registry: {registered.get('model_name')} version {registered.get('version')} "
                  f"({registered.get('arch')}) -> @{registered.get('alias')}: {registered.get('reason')}")
+    search = summary.get("tune")
+    if search:
+        counts = ", ".join(f"{count} {state}" for state, count in search["trials"].items() if count)
+        best = (f"best trial {search['best_trial']} (val_loss {search['best_val_loss']:.4f}): "
+                + ", ".join(f"{key}={_short_number(value)}" for key, value in search["best"].items())
+                if search.get("best_val_loss") is not None else "no trial completed")
+        lines.append(f"tune: {sum(search['trials'].values())} trial(s) ({counts}); {best}")
     lines.append(f"rows {summary.get('rows')} · wall {summary.get('wall_seconds')} s · "
                  f"MLflow parent run {summary.get('parent_run_id')}")
     return "\n".join(lines)
+
+
+def _short_number(text: str) -> str:
+    """A logged param's value, a float one to 4 significant digits."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return text if value.is_integer() and "." not in text else f"{value:.4g}"
 
 
 def read_run_summary(dag_id: str, dag_run_id: str) -> dict:
@@ -405,6 +421,25 @@ def predict_file(model_name: str, alias: str, input_path: Path, output_path: Pat
             + f"; MLflow run {scored.run_id} in experiment {model_name}-batch")
 
 
+DEFAULT_TRIALS = 10
+
+
+def search_overrides(pipeline: str, overrides: list[str], trials: int | None, timeout_minutes: float | None,
+                     model: str | None) -> list[str]:
+    """``rnnflow tune``'s options as config overrides (a search is a run with ``tune.trials`` set)."""
+    from pipeline.config import ConfigError, load_config
+
+    if trials is not None and trials < 1:
+        raise ConfigError(f"tune --trials: {trials}: give 1 or more")
+    configured = load_config(pipeline, overrides).tune.trials
+    added = [f"tune.trials={trials or configured or DEFAULT_TRIALS}"]
+    if timeout_minutes is not None:
+        added.append(f"tune.timeout_minutes={timeout_minutes}")
+    if model is not None:
+        added.append(f"tune.model={model}")
+    return [*overrides, *added]
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.config import discover_pipelines
 
@@ -424,6 +459,19 @@ def main(argv: list[str] | None = None) -> int:
     shown = run.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print only the run's JSON summary line")
     shown.add_argument("--verbose", action="store_true", help="show Airflow, TensorFlow and MLflow logs too")
+    tune = commands.add_parser("tune", help="search a model's hyperparameters (Optuna trials in the DAG), then "
+                                            "train, compare and register with the best values")
+    tune.add_argument("pipeline", help="a pipeline's name or a pipeline YAML file")
+    tune.add_argument("--trials", type=int, help=f"trials to run (default: the config's tune.trials, else "
+                                                 f"{DEFAULT_TRIALS})")
+    tune.add_argument("--timeout-minutes", type=float, help="start no trial after this many minutes")
+    tune.add_argument("--model", help="the architecture to tune (default: the first Keras model of train.models)")
+    tune.add_argument("--source", help="local corpus file or folder (skips the download)")
+    tune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="config override, e.g. --set 'tune.space={model.units: {low: 32, high: 128}}'")
+    tune_shown = tune.add_mutually_exclusive_group()
+    tune_shown.add_argument("--json", action="store_true", help="print only the run's JSON summary line")
+    tune_shown.add_argument("--verbose", action="store_true", help="show Airflow, TensorFlow and MLflow logs too")
     init = commands.add_parser("init", help="sniff a table and write a commented starter pipeline YAML")
     init.add_argument("--source", required=True, help="a CSV, TSV, JSONL, Parquet or Excel file")
     init.add_argument("--output", help="where to write the YAML (default: <file stem>.yaml here)")
@@ -472,6 +520,10 @@ def main(argv: list[str] | None = None) -> int:
             if not pipeline or (args.config and args.pipeline):
                 parser.error("run: give a pipeline's name or --config FILE (one of them)")
             return run_command(pipeline, lambda: run_pipeline(pipeline, args.source, args.overrides, args.resume),
+                               args.json, args.verbose)
+        elif args.command == "tune":
+            overrides = search_overrides(args.pipeline, args.overrides, args.trials, args.timeout_minutes, args.model)
+            return run_command(args.pipeline, lambda: run_pipeline(args.pipeline, args.source, overrides),
                                args.json, args.verbose)
         elif args.command == "init":
             from pipeline.init import write_starter

@@ -100,6 +100,70 @@ class TrainConfig(FrozenConfig):
     ensemble_max_members: int = Field(4, ge=0)
 
 
+class SearchRange(FrozenConfig):
+    """One field's search space: a range (``low``..``high``, on a log scale with ``log``, in ``step``s)
+    or a list of ``choices``. An integer field draws integers, a float field floats."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+    choices: list[Any] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _a_range_or_choices(self) -> "SearchRange":
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or self.log or self.step is not None:
+                raise ValueError("give choices, or low and high (with log or step), not both")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high (a range) or choices (a list)")
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.log and (self.low <= 0 or self.step is not None):
+            raise ValueError("a log range needs low above 0 and no step")
+        return self
+
+
+# Fields a search may not vary: what is trained (train.models), how the data is split and seeded,
+# and what happens after training.
+UNTUNABLE_FIELDS = ("train.models", "train.seed", "train.ensemble_max_members", "model.embedding_vectors_path")
+
+
+class TuneConfig(FrozenConfig):
+    """Hyperparameter search before the final training (``pipeline.tuning``): an Optuna study of one
+    architecture, its trials as mapped DAG tasks and nested MLflow runs, each pruned on validation
+    loss; the best trial's values train the final model of that architecture. Off with trials 0."""
+
+    trials: int = Field(0, ge=0)
+    # The architecture searched: None, the first Keras model of train.models.
+    model: str | None = None
+    # No trial starts this many minutes after the search's first one (None: no time limit).
+    timeout_minutes: float | None = Field(None, gt=0)
+    # Trials at once (Airflow runs at most this many of the mapped trial tasks together).
+    parallel: int = Field(1, ge=1)
+    # Epochs of one trial (None: train.epochs); early stopping and the pruner may stop it sooner.
+    epochs: int | None = Field(None, ge=1)
+    # "median": a trial whose validation loss after an epoch is worse than the median of earlier
+    # trials' at that epoch stops there (after startup_trials trials and warmup_epochs epochs).
+    pruner: Literal["median", "none"] = "median"
+    pruner_startup_trials: int = Field(2, ge=0)
+    pruner_warmup_epochs: int = Field(1, ge=0)
+    # Dotted config field -> its range or choices; empty: learning rate, units, dropout, batch size.
+    space: dict[str, SearchRange] = Field(default_factory=dict)
+    # An Optuna storage URL (e.g. postgresql://... when trials run on several hosts); None: a journal
+    # file in the DAG run's folder, shared by the trial tasks of one host or one shared data volume.
+    storage: str | None = None
+
+
+DEFAULT_SEARCH_SPACE = {
+    "train.learning_rate": SearchRange(low=3e-4, high=3e-3, log=True),
+    "model.units": SearchRange(low=32, high=256, log=True),
+    "model.dropout_rate": SearchRange(low=0.0, high=0.5),
+    "train.batch_size": SearchRange(choices=[64, 128, 256]),
+}
+
+
 class RegistryConfig(FrozenConfig):
     model_name: str = Field("nsmc-sentiment", min_length=1)
     # The metric that picks the best model of a run and gates promotion to @champion.
@@ -228,6 +292,7 @@ class PipelineConfig(FrozenConfig):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
 
     @property
     def kind(self) -> str:
@@ -265,7 +330,59 @@ class PipelineConfig(FrozenConfig):
         if two_sides and self.target_text.tokenizer == "chars" and self.target_text.subword_vocab_size is not None:
             raise ValueError("target_text.subword_vocab_size: character-level targets are not split into "
                              "subword pieces; set it to null with target_text.tokenizer=chars")
+        if self.tune.trials:
+            self._check_search()
         return self
+
+    def tuned_model(self) -> str | None:
+        """The architecture the search tunes: ``tune.model``, else the first Keras one of train.models."""
+        from models.registry import family_of
+
+        if self.tune.model is not None:
+            return self.tune.model
+        return next((arch for arch in self.train.models if family_of(arch) != "baselines"), None)
+
+    def search_space(self) -> dict[str, SearchRange]:
+        return dict(self.tune.space) or dict(DEFAULT_SEARCH_SPACE)
+
+    def with_values(self, values: dict[str, Any]) -> "PipelineConfig":
+        """This config with dotted fields set (a trial's or the best trial's values), validated."""
+        return validate_config(apply_overrides(self.to_dict(), values), origin=f"{self.pipeline} with {values}")
+
+    def _check_search(self) -> None:
+        from models.registry import family_of
+
+        arch = self.tuned_model()
+        if arch is None:
+            raise ValueError(f"tune.model: train.models {self.train.models} has no Keras model to tune "
+                             "(the TF-IDF baselines choose their own settings on the validation split)")
+        if arch not in self.train.models:
+            raise ValueError(f"tune.model: {arch!r} is not one of train.models {self.train.models}")
+        if family_of(arch) == "baselines":
+            raise ValueError(f"tune.model: {arch!r} is a TF-IDF baseline, which chooses its own settings "
+                             "(model.baseline_max_ngram_grid, logreg_c_grid, nb_alpha_grid)")
+        plain = {**self.to_dict(), "tune": {}}
+        for field, dimension in self.search_space().items():
+            where = f"tune.space.{field}"
+            if not field.startswith(("model.", "train.")) or field in UNTUNABLE_FIELDS:
+                raise ValueError(f"{where}: a search varies model.* and train.* fields, except "
+                                 f"{list(UNTUNABLE_FIELDS)}")
+            section, _, name = field.partition(".")
+            if name not in plain[section]:
+                raise ValueError(f"{where}: {section} has no field {name!r} (it has {sorted(plain[section])})")
+            current = plain[section][name]
+            if dimension.choices is None and (isinstance(current, bool) or not isinstance(current, (int, float))):
+                raise ValueError(f"{where}: {field} is not a number ({current!r}): give choices")
+            if dimension.choices is None and isinstance(current, int) and not all(
+                    float(value).is_integer() for value in (dimension.low, dimension.high, dimension.step or 1)):
+                raise ValueError(f"{where}: {field} is an integer: low, high and step must be integers")
+            for value in dimension.choices or [dimension.low, dimension.high]:
+                value = int(value) if isinstance(current, int) and dimension.choices is None else value
+                try:
+                    validate_config(apply_overrides(plain, {field: value}))
+                except ConfigError as exc:
+                    raise ValueError(f"{where}: the value {value!r} is not valid: "
+                                     f"{str(exc).partition(': ')[2]}") from None
 
     def data_dir(self) -> Path:
         from pipeline.paths import resolve

@@ -152,6 +152,12 @@ def child_description(arch: str, experiment_id: str, parent_run_id: str, pipelin
             "which compares every model of the DAG run on the same test split.")
 
 
+def trial_description(arch: str, slot: int, experiment_id: str, parent_run_id: str, pipeline: str) -> str:
+    return (f"Hyperparameter search trial {slot} of `{arch}` under "
+            f"{run_link(experiment_id, parent_run_id, f'the {pipeline} parent run')}: its params are the sampled "
+            "values, its metric `best_val_loss` what the study ranks; compare the trials side by side there.")
+
+
 def registered_model_description(config: PipelineConfig, label_names: list[str],
                                  output_columns: Mapping[str, str]) -> str:
     name = config.registry.model_name

@@ -9,6 +9,7 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 KERAS_MODEL_ARTIFACT = "keras/model.keras"
 SKLEARN_MODEL_ARTIFACT = "sklearn_model"
 MODEL_ARTIFACTS = {"keras": KERAS_MODEL_ARTIFACT, "sklearn": SKLEARN_MODEL_ARTIFACT}
+
+
+@dataclass(frozen=True)
+class FitHooks:
+    """What a hyperparameter search trial changes in a fit (``pipeline.tuning``): its own folder for
+    checkpoints and backups, callbacks that report to the study and prune, and no saved model (a
+    trial's weights are never used again; the final training retrains with the best values)."""
+
+    workdir: str
+    callbacks: tuple = ()
+    save_model: bool = False
 
 def make_datasets(splits: dict, batch_size: int, seed: int):
     """(train, valid or None) length-bucketed pipelines (``length_bucketed_dataset``) from
@@ -115,13 +127,15 @@ def device_scope(config: PipelineConfig):
         yield
 
 
-def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str, lineage: Lineage) -> FitStats:
-    """Fit a compiled Keras model inside the active MLflow run; log it as ``keras/model.keras``."""
+def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str, lineage: Lineage,
+                hooks: FitHooks | None = None) -> FitStats:
+    """Fit a compiled Keras model inside the active MLflow run; log it as ``keras/model.keras``
+    (a search trial's ``hooks`` add its callbacks and keep no model)."""
     import keras
     import mlflow
 
     monitor = "val_loss" if valid_data is not None else "loss"
-    arch_dir = run_dir(config.data_dir(), lineage.dag_id, lineage.dag_run_id) / arch
+    arch_dir = run_dir(config.data_dir(), lineage.dag_id, lineage.dag_run_id) / (hooks.workdir if hooks else arch)
     backup = arch_dir / "backup"
     (arch_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
 
@@ -135,6 +149,7 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
             # generations: a process killed while writing one leaves the other to restore.
             keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
             mlflow.keras.MlflowCallback(),
+            *(hooks.callbacks if hooks else ()),
         ]
         if progress.attached():
             callbacks.append(progress.epoch_callback(arch, config.train.epochs))
@@ -155,10 +170,11 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
         shutil.rmtree(backup, ignore_errors=True)
         history = fit()
     train_seconds = time.perf_counter() - start
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(KERAS_MODEL_ARTIFACT).name
-        model.save(path)
-        mlflow.log_artifact(str(path), artifact_path=str(Path(KERAS_MODEL_ARTIFACT).parent))
+    if hooks is None or hooks.save_model:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(KERAS_MODEL_ARTIFACT).name
+            model.save(path)
+            mlflow.log_artifact(str(path), artifact_path=str(Path(KERAS_MODEL_ARTIFACT).parent))
     return FitStats(train_seconds, len(history.epoch), int(model.count_params()))
 
 

@@ -51,7 +51,10 @@ ALIASES = (CHAMPION, CHALLENGER)
 # --- MLflow tag keys: on runs and registered versions ---
 TAG_PREFIX = "rnnflow."
 RUN_KEY_TAG = "rnnflow.run_key"            # how a DAG run's MLflow runs and version are found again
-RUN_ROLE_TAG = "rnnflow.kind"              # "parent" (one per DAG run) or "child" (one per architecture)
+RUN_ROLE_TAG = "rnnflow.kind"              # "parent" (one per DAG run), "child" (one per architecture) or "trial"
+TRIAL_ROLE = "trial"                       # a hyperparameter search trial (pipeline.tuning), nested like a child
+TRIAL_TAG = "rnnflow.trial"                # on a trial run: the Optuna trial number; on a final run: its best trial
+TRIAL_STATE_TAG = "rnnflow.trial_state"    # COMPLETE, PRUNED or FAIL, as Optuna says
 ARCH_TAG = "rnnflow.arch"
 TRAINING_RUN_TAG = "rnnflow.run_id"        # on a version: the child run that trained it
 DATA_DIGEST_TAG = "rnnflow.data_digest"
@@ -92,8 +95,8 @@ TRAIN_QUEUE_ENV = "RNNFLOW_TRAIN_QUEUE"    # Celery queue of training tasks ("gp
 # server or registered model is used, or which checksums and URLs are trusted; those belong to the
 # pipeline file. The CLI, run by the machine's own user, sets TRUSTED_OVERRIDES_ENV in its own process.
 TRIGGER_OVERRIDE_PREFIXES = ("text.", "target_text.", "model.", "train.", "decode.", "validation.", "corpus.",
-                             "registry.metric", "registry.alpha", "registry.min_improvement")
-TRIGGER_REFUSED_FIELDS = ("corpus.urls", "corpus.sha256")
+                             "tune.", "registry.metric", "registry.alpha", "registry.min_improvement")
+TRIGGER_REFUSED_FIELDS = ("corpus.urls", "corpus.sha256", "tune.storage")
 TRIGGER_PATH_FIELDS = ("corpus.source", "corpus.test_source")
 TRUSTED_OVERRIDES_ENV = "RNNFLOW_TRUSTED_OVERRIDES"
 SOURCE_ROOTS_ENV = "RNNFLOW_SOURCE_ROOTS"  # folders a trigger's corpus.source may read, besides data_root

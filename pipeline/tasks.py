@@ -171,7 +171,8 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
     lineage = Lineage(dag_id, dag_run_id, config.config_hash(), git_commit=git_commit())
     return {"config_path": str(config_path), "config_hash": config.config_hash(), "dag_id": dag_id,
             "dag_run_id": dag_run_id, "git_commit": lineage.git_commit, "data_dir": str(config.data_dir()),
-            "parent_run_id": start_parent_run(config, lineage), "models": list(config.train.models)}
+            "parent_run_id": start_parent_run(config, lineage), "models": list(config.train.models),
+            "tune_slots": list(range(config.tune.trials))}
 
 
 def _resume(config: PipelineConfig, dag_id: str, airflow_run_id: str, resumed: str) -> dict:
@@ -191,7 +192,8 @@ def _resume(config: PipelineConfig, dag_id: str, airflow_run_id: str, resumed: s
     return {"config_path": str(config_path), "config_hash": frozen.config_hash(), "dag_id": dag_id,
             "dag_run_id": resumed, "resumed_in": airflow_run_id, "git_commit": lineage.git_commit,
             "data_dir": str(frozen.data_dir()),
-            "parent_run_id": parent_run_id, "models": list(frozen.train.models)}
+            "parent_run_id": parent_run_id, "models": list(frozen.train.models),
+            "tune_slots": list(range(frozen.tune.trials))}
 
 
 @pipeline_task("ingest + validate", _rows_note)
@@ -233,13 +235,69 @@ def preprocess(run: dict, ingested: dict) -> dict:
     return prepared.to_xcom()
 
 
-@pipeline_task(lambda run, prepared, arch: f"train {arch}",
+def _values_note(values: dict) -> str:
+    return ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                     for key, value in values.items())
+
+
+def _trial_note(result: dict) -> str:
+    loss = "no epoch" if result["val_loss"] is None else f"val_loss {result['val_loss']:.4f}"
+    values = _values_note({key.partition(".")[2]: value for key, value in result["params"].items()})
+    return f"trial {result['trial']} {result['state'].lower()} after {result['epochs']} epoch(s): {loss} ({values})"
+
+
+@pipeline_task(lambda run, prepared, slot: f"tune trial slot {slot}", _trial_note)
+def tune_trial(run: dict, prepared: dict, slot: int) -> dict:
+    """One trial of the run's hyperparameter search (``pipeline.tuning``); skipped once the search's
+    time budget is spent."""
+    from pipeline.tuning import run_trial, time_left
+
+    config = _run_config(run)
+    lineage = _lineage(run, prepared)
+    if not time_left(config, lineage, slot):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"tune.timeout_minutes ({config.tune.timeout_minutes}) spent: "
+                                   f"slot {slot} starts no trial")
+    return run_trial(config, _features(config, prepared), slot, run["parent_run_id"], lineage)
+
+
+def _search_note(result: dict) -> str:
+    if not result:
+        return "no search (tune.trials is 0)"
+    states = [trial["state"].lower() for trial in result["trials"]]
+    counts = ", ".join(f"{states.count(state)} {state}" for state in dict.fromkeys(states))
+    if not result["params"]:
+        return f"{len(states)} trial(s) ({counts}), none complete: {result['arch']} trains with the config's values"
+    return (f"best of {len(states)} ({counts}): trial {result['trial']}, val_loss {result['val_loss']:.4f}; "
+            f"{result['arch']} trains with {_values_note(result['params'])}")
+
+
+@pipeline_task("tune: best trial", _search_note)
+def tune_best(run: dict, prepared: dict) -> dict:
+    """The search's best values (empty without a search), logged on the parent run."""
+    from pipeline.tuning import best_trial, log_search
+
+    config = _run_config(run)
+    lineage = _lineage(run, prepared)
+    outcome = best_trial(config, lineage)
+    if outcome:
+        log_search(config, run["parent_run_id"], lineage, outcome)
+    return outcome
+
+
+@pipeline_task(lambda run, prepared, arch, tuned=None: f"train {arch}",
                lambda result: f"{result['epochs_run']} epoch(s), {result['param_count']:,} parameters")
-def train(run: dict, prepared: dict, arch: str) -> dict:
+def train(run: dict, prepared: dict, arch: str, tuned: dict | None = None) -> dict:
+    """Train ``arch``; the architecture the search tuned trains with its best trial's values."""
     from pipeline.stages.train import run_train
 
     config = _run_config(run)
-    return run_train(config, _features(config, prepared), arch, run["parent_run_id"], _lineage(run, prepared)).to_xcom()
+    best_trial = None
+    if tuned and tuned.get("arch") == arch and tuned.get("params"):
+        config, best_trial = config.with_values(tuned["params"]), tuned["trial"]
+    return run_train(config, _features(config, prepared), arch, run["parent_run_id"], _lineage(run, prepared),
+                     best_trial).to_xcom()
 
 
 @pipeline_task(lambda run, prepared, trained: f"evaluate {trained['arch']}",

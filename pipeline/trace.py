@@ -24,8 +24,11 @@ from pipeline.names import (
     DECISION_TAG,
     REASON_TAG,
     RUN_KEY_TAG,
+    RUN_ROLE_TAG,
     TAG_PREFIX,
     TRAINING_RUN_TAG,
+    TRIAL_ROLE,
+    TRIAL_TAG,
 )
 from pipeline.results import REPORT_FILE, TEXT_SPEC_FILE
 
@@ -119,7 +122,12 @@ def trace_dag_run(client: MlflowClient, dag_id: str, dag_run_id: str) -> Trace:
     children = client.search_runs([parent.info.experiment_id],
                                   filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     for child in children:
-        trace.add("training run", f"{child.info.run_id} {child.data.tags.get(ARCH_TAG, '?')} ({child.info.status})")
+        tags = child.data.tags
+        if tags.get(RUN_ROLE_TAG) == TRIAL_ROLE:
+            trace.add("search trial", f"{child.info.run_id} {tags.get(ARCH_TAG, '?')} trial {tags.get(TRIAL_TAG, '?')} "
+                                      f"({child.info.status})")
+        else:
+            trace.add("training run", f"{child.info.run_id} {tags.get(ARCH_TAG, '?')} ({child.info.status})")
     versions = []
     for model in client.search_registered_models():
         versions += client.search_model_versions(f"name = '{model.name}' and tags.`{RUN_KEY_TAG}` = '{run_key}'")
@@ -151,6 +159,12 @@ def _run_links(client: MlflowClient, trace: Trace, training_id: str) -> str | No
         trace.add("parent run", parent_id, BROKEN, "not in the tracking store")
         return None
     trace.add("parent run", f"{parent_id} ({parent.info.status}, key {parent.data.tags.get(RUN_KEY_TAG, '?')})")
+    if TRIAL_TAG in training.data.tags:  # trained with a search's best values, not the config's own
+        tuned = {key.removeprefix("tune.best."): value for key, value in parent.data.params.items()
+                 if key.startswith("tune.best.")}
+        trace.add("tuned by", f"search trial {training.data.tags[TRIAL_TAG]} of the parent run: "
+                              + ", ".join(f"{key}={value}" for key, value in tuned.items()),
+                  OK if tuned else BROKEN, "" if tuned else "the parent run records no best values")
     return parent_id
 
 

@@ -28,6 +28,7 @@ from pipeline.descriptions import (
     parent_run_name,
     parent_started_description,
     parent_summary_description,
+    trial_description,
 )
 from pipeline.lineage import Lineage
 from pipeline.names import (
@@ -44,6 +45,7 @@ from pipeline.names import (
     RUN_ROLE_TAG,
     TAG_PREFIX,
     TRAINING_RUN_TAG,
+    TRIAL_ROLE,
     VALIDATION_STATUS_TAG,
     VALIDATION_WARNINGS_TAG,
 )
@@ -151,23 +153,28 @@ def parent_run(client: MlflowClient, config: PipelineConfig, lineage: Lineage) -
 
 
 def child_run(client: MlflowClient, config: PipelineConfig, parent_run_id: str, arch: str,
-              lineage: Lineage) -> tuple[str, bool]:
-    """(run id, already finished) of an architecture's child run under ``parent_run_id``.
+              lineage: Lineage, trial_slot: int | None = None) -> tuple[str, bool]:
+    """(run id, already finished) of an architecture's child run under ``parent_run_id``, or of
+    one hyperparameter search trial of it (``trial_slot``), nested under the parent the same way.
 
     A finished child run is reused as is (the task was cleared after success); a failed or
     interrupted one is marked FAILED and replaced by a fresh run.
     """
     experiment = training_experiment(client, config)
-    run_key = f"{lineage.run_key}/{arch}"
+    if trial_slot is None:
+        run_key, name, role = f"{lineage.run_key}/{arch}", arch, "child"
+        note = child_description(arch, experiment, parent_run_id, config.pipeline)
+    else:
+        run_key, name, role = f"{lineage.run_key}/tune/{trial_slot}", f"{arch} trial {trial_slot}", TRIAL_ROLE
+        note = trial_description(arch, trial_slot, experiment, parent_run_id, config.pipeline)
     existing = _find_run(client, experiment, run_key)
     if existing is not None and existing.info.status == "FINISHED":
         return existing.info.run_id, True
     if existing is not None and existing.info.status == "RUNNING":
         client.set_terminated(existing.info.run_id, status="FAILED")
-    run = client.create_run(experiment, run_name=arch, tags={
-        **lineage.tags(), RUN_ROLE_TAG: "child", ARCH_TAG: arch, RUN_KEY_TAG: run_key,
-        "mlflow.parentRunId": parent_run_id, NOTE_TAG: child_description(arch, experiment, parent_run_id,
-                                                                         config.pipeline)})
+    run = client.create_run(experiment, run_name=name, tags={
+        **lineage.tags(), RUN_ROLE_TAG: role, ARCH_TAG: arch, RUN_KEY_TAG: run_key,
+        "mlflow.parentRunId": parent_run_id, NOTE_TAG: note})
     return run.info.run_id, False
 
 
@@ -273,6 +280,20 @@ def log_features(config: PipelineConfig, parent_run_id: str, prepared: PreparedF
         client.log_metric(parent_run_id, name, value)
 
 
+def search_summary(parent: Run) -> dict:
+    """The hyperparameter search's outcome as ``pipeline.tuning.log_search`` left it on the parent
+    run (empty without a search)."""
+    metrics, params = parent.data.metrics, parent.data.params
+    trials = {key.removeprefix("tune_trials_"): int(value) for key, value in metrics.items()
+              if key.startswith("tune_trials_")}
+    if not trials:
+        return {}
+    return {"trials": trials, "best_trial": params.get("tune.best_trial"),
+            "best_val_loss": metrics.get("tune_best_val_loss"),
+            "best": {key.removeprefix("tune.best."): value for key, value in params.items()
+                     if key.startswith("tune.best.")}}
+
+
 def log_run_summary(config: PipelineConfig, parent_run_id: str, lineage: Lineage, prepared: PreparedFeatures,
                     evaluated: list[EvalResult], registered: RegisterResult,
                     comparison_metrics: tuple[str, str]) -> dict:
@@ -294,6 +315,9 @@ def log_run_summary(config: PipelineConfig, parent_run_id: str, lineage: Lineage
                                                                         "arch")}}
     comparison = comparison_frame(models, comparison_metrics)
     parent = client.get_run(parent_run_id)
+    search = search_summary(parent)
+    if search:
+        summary["tune"] = search
     description = parent_summary_description(
         config, lineage, comparison, prepared.rows.get("test", 0), registered, parent.data.tags,
         parent.info.experiment_id, {item.arch: item.run_id for item in evaluated}, parent_run_id)

@@ -1,6 +1,7 @@
 """The DAG factory: every pipeline file becomes one training DAG of the same shape.
 
-start_run -> ingest -> preprocess -> train (one mapped task per architecture) -> evaluate (mapped)
+start_run -> ingest -> preprocess -> tune_trial (mapped, one per ``tune.trials`` slot; none by default)
+-> tune_best -> train (one mapped task per architecture) -> evaluate (mapped) -> ensemble
 -> register/promote -> announce_champion (an asset event, only when a new champion was promoted).
 With ``batch.enabled``, a second DAG, ``<dag_id>_batch``, scores the pipeline's inbox with the
 champion: on that event, on an inbox asset event, and on its polling schedule.
@@ -196,17 +197,45 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
 
             return tasks.preprocess(run, ingested)
 
+        @task(task_display_name="Search slots")
+        def tune_slots(run: dict) -> list[int]:
+            """One slot per `tune.trials` (none by default): one mapped trial task each."""
+            return run["tune_slots"]
+
         # Mapped tasks do not take their doc from the docstring: doc_md says it.
+        @task(execution_timeout=timedelta(hours=6), task_display_name="Tune trial", map_index_template="{{ slot }}",
+              max_active_tis_per_dag=config.tune.parallel,
+              doc_md="One trial of the hyperparameter search (Optuna): values drawn from `tune.space`, trained in "
+                     "a nested MLflow run, pruned on validation loss; a retried slot reuses its finished trial. "
+                     "Skipped once `tune.timeout_minutes` is spent.", **train_queue())
+        def tune_trial(run: dict, prepared: dict, slot: int) -> dict:
+            from airflow.sdk import get_current_context
+
+            from pipeline import tasks
+
+            get_current_context()["slot"] = slot  # rendered by map_index_template
+            return tasks.tune_trial(run, prepared, slot)
+
+        # Runs after a search (its skipped slots included) and without one (no slots: all skipped).
+        @task(task_display_name="Best trial", trigger_rule="none_failed")
+        def tune_best(run: dict, prepared: dict) -> dict:
+            """The search's best values, for the final training of the tuned architecture; its
+            trials table and history plot on the parent run. Empty without a search."""
+            from pipeline import tasks
+
+            return tasks.tune_best(run, prepared)
+
         @task(execution_timeout=timedelta(hours=6), task_display_name="Train", map_index_template="{{ arch }}",
               doc_md="Trains one architecture in its own child MLflow run, from its last checkpoint when the "
-                     "task is retried; the map index names the architecture.", **train_queue())
-        def train(run: dict, prepared: dict, arch: str) -> dict:
+                     "task is retried; the map index names the architecture. The architecture the search "
+                     "tuned trains with its best trial's values.", **train_queue())
+        def train(run: dict, prepared: dict, tuned: dict, arch: str) -> dict:
             from airflow.sdk import get_current_context
 
             from pipeline import tasks
 
             get_current_context()["arch"] = arch  # rendered by map_index_template
-            return tasks.train(run, prepared, arch)
+            return tasks.train(run, prepared, arch, tuned)
 
         @task(task_display_name="Evaluate", map_index_template="{{ arch }}",
               doc_md="Scores one trained model on the test split every model shares (metrics, confusion "
@@ -250,7 +279,10 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
 
         run = start_run()
         prepared = preprocess(run, ingest(run))
-        trained = train.partial(run=run, prepared=prepared).expand(arch=architectures(run))
+        trials = tune_trial.partial(run=run, prepared=prepared).expand(slot=tune_slots(run))
+        tuned = tune_best(run, prepared)
+        trials >> tuned  # the trials' results are in the study, not in XCom
+        trained = train.partial(run=run, prepared=prepared, tuned=tuned).expand(arch=architectures(run))
         evaluated = evaluate.partial(run=run, prepared=prepared).expand(trained=trained)
         announce_champion(register(run, prepared, ensemble(run, prepared, evaluated)))
 

@@ -25,7 +25,7 @@ LAYERS = [
      "pipeline.serving", "pipeline.init", "pipeline.ownership"],
     ["pipeline.compare", "pipeline.descriptions", "pipeline.features", "pipeline.fitting", "pipeline.kinds", "pipeline.validation"],
     ["pipeline.tracking", "pipeline.trace", "pipeline.mlflow_app"],
-    ["pipeline.batch"],
+    ["pipeline.batch", "pipeline.tuning"],
     ["pipeline.classification", "pipeline.translation"],
     ["pipeline.stages"],
     ["pipeline.tasks"],

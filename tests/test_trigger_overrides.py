@@ -24,7 +24,7 @@ def _check(params: dict) -> None:
 @pytest.mark.parametrize("item", ["tracking.tracking_uri=http://elsewhere:5000", "data_root=/tmp/anywhere",
                                   "registry.model_name=other", "corpus.sha256={ratings_train.txt: abc}",
                                   "corpus.urls={ratings_train.txt: http://evil/x}", "batch.outbox=/etc",
-                                  "dag.schedule=null", "tracking.experiment=x"])
+                                  "dag.schedule=null", "tracking.experiment=x", "tune.storage=postgresql://evil/db"])
 def test_a_trigger_cannot_redirect_a_run(untrusted, item):
     field = item.split("=")[0]
     with pytest.raises(ConfigError, match=rf"DAG params may not set \['{field}'\]"):
@@ -34,7 +34,8 @@ def test_a_trigger_cannot_redirect_a_run(untrusted, item):
 def test_a_trigger_tunes_training(untrusted):
     _check({"epochs": 3, "tokenizer": "okt", "models": ["gru"],
             "overrides": ["text.min_freq=3", "train.batch_size=64", "validation.test_oov_rate.error=0.5",
-                          "registry.alpha=0.01", "corpus.max_rows_per_split=100"]})
+                          "registry.alpha=0.01", "corpus.max_rows_per_split=100", "tune.trials=4",
+                          "tune.timeout_minutes=30"]})
 
 
 def test_a_trigger_reads_corpora_only_under_the_data_root_and_the_source_roots(untrusted, monkeypatch, tmp_path):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pipeline.classification.features import ClassificationFeatures
     from pipeline.config import PipelineConfig
     from pipeline.corpora.base import CorpusRead
+    from pipeline.fitting import FitHooks
     from pipeline.kinds import ServingParts
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, TrainResult
@@ -61,11 +62,12 @@ class Classification:
         return "sklearn" if family_of(arch) == "baselines" else "keras"
 
     def fit(self, config: "PipelineConfig", prepared: "ClassificationFeatures", arch: str,
-            lineage: "Lineage") -> "FitStats":
+            lineage: "Lineage", hooks: "FitHooks | None" = None) -> "FitStats":
         from pipeline.classification.training import fit_baseline, fit_keras
 
-        fit = fit_baseline if self.model_flavor(arch) == "sklearn" else fit_keras
-        return fit(config, prepared, arch, lineage)
+        if self.model_flavor(arch) == "sklearn":
+            return fit_baseline(config, prepared, arch, lineage)
+        return fit_keras(config, prepared, arch, lineage, hooks)
 
     def evaluate(self, config: "PipelineConfig", prepared: "ClassificationFeatures",
                  trained: "TrainResult") -> dict[str, float]:

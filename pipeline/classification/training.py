@@ -10,12 +10,13 @@ import numpy as np
 
 from pipeline.classification.features import ClassificationFeatures, split_tokens
 from pipeline.config import PipelineConfig
-from pipeline.fitting import SKLEARN_MODEL_ARTIFACT, device_scope, fit_and_log, make_datasets
+from pipeline.fitting import SKLEARN_MODEL_ARTIFACT, FitHooks, device_scope, fit_and_log, make_datasets
 from pipeline.lineage import Lineage
 from pipeline.results import FEATURES_FILE, FitStats
 
 
-def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: str, lineage: Lineage) -> FitStats:
+def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: str, lineage: Lineage,
+              hooks: FitHooks | None = None) -> FitStats:
     """A Keras classifier on the prepared token ids."""
     import keras
 
@@ -36,7 +37,7 @@ def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: st
                       loss=loss_for(prepared.num_classes), metrics=["accuracy"])
     if initial is not None:
         log_initial_embedding(initial)
-    return fit_and_log(config, model, train_data, valid_data, arch, lineage)
+    return fit_and_log(config, model, train_data, valid_data, arch, lineage, hooks)
 
 
 def log_initial_embedding(initial) -> None:

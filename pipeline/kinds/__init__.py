@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from pipeline.config import PipelineConfig
     from pipeline.corpora.base import CorpusRead
+    from pipeline.fitting import FitHooks
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
     from pipeline.significance import Comparison
@@ -70,8 +71,9 @@ class TaskKind(Protocol):
         """How an architecture's model is saved and loaded: ``keras`` or ``sklearn``."""
 
     def fit(self, config: "PipelineConfig", prepared: "PreparedFeatures", arch: str,
-            lineage: "Lineage") -> "FitStats":
-        """Train ``arch`` inside the active MLflow run and log the model there."""
+            lineage: "Lineage", hooks: "FitHooks | None" = None) -> "FitStats":
+        """Train ``arch`` inside the active MLflow run and log the model there (a search trial's
+        ``hooks``: its callbacks, its own folder, no model logged)."""
 
     def evaluate(self, config: "PipelineConfig", prepared: "PreparedFeatures",
                  trained: "TrainResult") -> dict[str, float]:

@@ -11,6 +11,7 @@ from pipeline.config import PipelineConfig
 from pipeline.fitting import MODEL_ARTIFACTS
 from pipeline.kinds import kind_of
 from pipeline.lineage import Lineage
+from pipeline.names import TRIAL_TAG
 from pipeline.results import PreparedFeatures, TrainResult
 from pipeline.tracking import child_run, configure, log_params_once
 
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def run_train(config: PipelineConfig, prepared: PreparedFeatures, arch: str, parent_run_id: str,
-              lineage: Lineage) -> TrainResult:
+              lineage: Lineage, best_trial: int | None = None) -> TrainResult:
+    """``best_trial``: the search trial whose values ``config`` carries, recorded on the run."""
     import mlflow
 
     kind = kind_of(config)
@@ -33,6 +35,8 @@ def run_train(config: PipelineConfig, prepared: PreparedFeatures, arch: str, par
                            int(metrics["param_count"]))
     with mlflow.start_run(run_id=run_id):
         log_params_once(client, run_id, {**config.flat_params(), "arch": arch, "flavor": flavor, **prepared.sizes()})
+        if best_trial is not None:
+            mlflow.set_tag(TRIAL_TAG, str(best_trial))
         stats = kind.fit(config, prepared, arch, lineage)
         mlflow.log_metrics({"train_seconds": stats.train_seconds, "epochs_run": stats.epochs_run,
                             "param_count": stats.param_count})

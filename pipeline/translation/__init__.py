@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from pipeline.config import PipelineConfig
     from pipeline.corpora.base import CorpusRead
+    from pipeline.fitting import FitHooks
     from pipeline.kinds import ServingParts
     from pipeline.lineage import Lineage
     from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
@@ -58,10 +59,10 @@ class Translation:
         return "keras"
 
     def fit(self, config: "PipelineConfig", prepared: "TranslationFeatures", arch: str,
-            lineage: "Lineage") -> "FitStats":
+            lineage: "Lineage", hooks: "FitHooks | None" = None) -> "FitStats":
         from pipeline.translation.training import fit_seq2seq
 
-        return fit_seq2seq(config, prepared, arch, lineage)
+        return fit_seq2seq(config, prepared, arch, lineage, hooks)
 
     def evaluate(self, config: "PipelineConfig", prepared: "TranslationFeatures",
                  trained: "TrainResult") -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import PipelineConfig
-from pipeline.fitting import device_scope, fit_and_log, make_datasets
+from pipeline.fitting import FitHooks, device_scope, fit_and_log, make_datasets
 from pipeline.lineage import Lineage
 from pipeline.results import FEATURES_FILE, FitStats
 from pipeline.translation.features import TranslationFeatures
@@ -23,7 +23,8 @@ def build_and_compile(config: PipelineConfig, arch: str, source_vocab_size: int,
     return model
 
 
-def fit_seq2seq(config: PipelineConfig, prepared: TranslationFeatures, arch: str, lineage: Lineage) -> FitStats:
+def fit_seq2seq(config: PipelineConfig, prepared: TranslationFeatures, arch: str, lineage: Lineage,
+                hooks: FitHooks | None = None) -> FitStats:
     """An encoder-decoder on (source, <sos> target) -> (target <eos>), teacher-forced."""
     import keras
 
@@ -34,4 +35,4 @@ def fit_seq2seq(config: PipelineConfig, prepared: TranslationFeatures, arch: str
     train_data, valid_data = make_datasets(splits, config.train.batch_size, config.train.seed)
     with device_scope(config):
         model = build_and_compile(config, arch, prepared.source_vocab_size, prepared.target_vocab_size)
-    return fit_and_log(config, model, train_data, valid_data, arch, lineage)
+    return fit_and_log(config, model, train_data, valid_data, arch, lineage, hooks)

@@ -10,8 +10,9 @@ from tests.conftest import PROJECT_ROOT
 BUILT_IN_DAGS = {"nsmc_sentiment", "reuters_topics", "aihub_translation", "sms_spam", "imdb_sentiment"}
 # Each pipeline also has its batch-scoring DAG.
 BATCH_DAGS = {f"{dag_id}_batch" for dag_id in BUILT_IN_DAGS}
-TASKS = {"start_run", "architectures", "ingest", "preprocess", "train", "evaluate", "ensemble", "register",
-         "announce_champion"}
+TASKS = {"start_run", "architectures", "ingest", "preprocess", "tune_slots", "tune_trial", "tune_best", "train",
+         "evaluate", "ensemble", "register", "announce_champion"}
+TRAINING_TASKS = {"train", "tune_trial"}  # what goes to the training queue (the GPU workers)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,12 @@ def test_every_pipeline_has_the_same_shape_and_params(dagbag, dag_id):
         assert task.task_display_name != task.task_id and task.task_display_name[0].isupper(), task.task_id
         assert task.doc_md and len(task.doc_md) > 40, f"{task.task_id} has no doc"
     assert dag.get_task("train").map_index_template == "{{ arch }}"
+    # The search: trials mapped over slots, its best values into every train task, even with no trials.
+    assert type(dag.get_task("tune_trial")).__name__.endswith("MappedOperator")
+    assert dag.get_task("tune_trial").map_index_template == "{{ slot }}"
+    assert dag.get_task("tune_best").upstream_task_ids >= {"tune_trial", "preprocess"}
+    assert dag.get_task("tune_best").trigger_rule == "none_failed"
+    assert "tune_best" in dag.get_task("train").upstream_task_ids
 
 
 @pytest.mark.parametrize("dag_id", sorted(BUILT_IN_DAGS))
@@ -174,5 +181,5 @@ def test_a_dag_processor_with_the_distributed_settings(tmp_path):
         if dag_id == "rnnflow_broken_pipeline_files" or dag_id.endswith("_batch"):
             assert set(dag_queues.values()) == {"default"}
             continue
-        assert dag_queues["train"] == "gpu"
-        assert {queue for task, queue in dag_queues.items() if task != "train"} == {"default"}
+        assert {dag_queues[task] for task in TRAINING_TASKS} == {"gpu"}
+        assert {queue for task, queue in dag_queues.items() if task not in TRAINING_TASKS} == {"default"}
