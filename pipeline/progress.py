@@ -41,7 +41,10 @@ def stage(name: str, note: Callable[[object], str] | None = None) -> Iterator[di
         yield holder
     except BaseException as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        line(f"  {name:<{NAME_WIDTH}} {time.perf_counter() - start:7.1f} s  FAILED: {reason[:200]}")
+        # Airflow's skip (a search slot past its time budget) is an outcome, not a failure; matched by
+        # name because this module imports nothing of Airflow.
+        outcome = "skipped" if type(exc).__name__ == "AirflowSkipException" else "FAILED"
+        line(f"  {name:<{NAME_WIDTH}} {time.perf_counter() - start:7.1f} s  {outcome}: {reason[:200]}")
         raise
     text = ""
     if note is not None and "result" in holder:

@@ -184,3 +184,25 @@ def test_the_search_values_reach_the_trial_model(tmp_path):
     model(np.zeros((1, 4), dtype="int32"))
     lstm = next(layer for layer in model.layers if "lstm" in layer.name.lower())
     assert lstm.units == 12
+
+
+def test_a_slot_past_the_time_budget_says_skipped_not_failed():
+    import io
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipeline import progress
+
+    console = io.StringIO()
+    progress.attach(console)
+    try:
+        for error in (AirflowSkipException("tune.timeout_minutes (1.0) spent: slot 4 starts no trial"),
+                      RuntimeError("the worker died")):
+            with pytest.raises(type(error)):
+                with progress.stage("tune trial slot 4"):
+                    raise error
+    finally:
+        progress.attach(None)
+    skipped, failed = console.getvalue().splitlines()
+    assert skipped.endswith("s  skipped: tune.timeout_minutes (1.0) spent: slot 4 starts no trial")
+    assert failed.endswith("s  FAILED: the worker died")
