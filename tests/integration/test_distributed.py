@@ -80,7 +80,11 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
             conf = {"models": ["lstm", "tfidf_logreg"],
                     "overrides": [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}",
                                   "text.chunk_size=25", "train.epochs=2", "train.batch_size=16",
-                                  "model.units=8", "model.embedding_dim=8", "tracking.experiment=distributed-test"]}
+                                  "model.units=8", "model.embedding_dim=8", "tracking.experiment=distributed-test",
+                                  # A search too: its trials run on the gpu queue, in other worker
+                                  # processes than the task that reads the study's journal.
+                                  "tune.trials=2", "tune.epochs=1",
+                                  "tune.space={model.units: {low: 4, high: 16}}"]}
             airflow_cli(env, "dags", "trigger", DAG_ID, "--conf", json.dumps(conf), "--run-id", run_id)
             airflow_cli(env, "dags", "unpause", DAG_ID)
             state = wait_for(lambda: run_state(env, DAG_ID, run_id), 1200, f"run {run_id} to finish", group,
@@ -94,6 +98,9 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
             mlflow.set_registry_uri(mlflow_uri)
             client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
             champion = client.get_model_version_by_alias("nsmc-sentiment", "champion")
+            lstm = client.search_runs([client.get_experiment_by_name("distributed-test").experiment_id],
+                                      "tags.`rnnflow.kind` = 'child' and tags.`rnnflow.arch` = 'lstm'")[0]
+            tuned_units = lstm.data.params["model.units"] if "rnnflow.trial" in lstm.data.tags else None
             model = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion")
             predictions = model.predict(["정말 재미있는 영화", "최악의 영화"])
             download_uri = client.get_model_version_download_uri("nsmc-sentiment", champion.version)
@@ -105,8 +112,11 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
     assert leftovers == [], f"processes left after teardown: {leftovers}"
     trains = [row for row in rows if row[0] == "train"]
     assert len(trains) == 2 and all(row[2] == "gpu" and row[3] == "success" for row in trains), rows
-    others = [row for row in rows if row[0] != "train"]
+    trials = [row for row in rows if row[0] == "tune_trial"]
+    assert len(trials) == 2 and all(row[2] == "gpu" and row[3] == "success" for row in trials), rows
+    others = [row for row in rows if row[0] not in ("train", "tune_trial")]
     assert others and all(row[2] == "default" and row[3] == "success" for row in others), rows
+    assert tuned_units is not None and 4 <= int(tuned_units) <= 16
     assert champion.tags["rnnflow.dag_run_id"] == run_id
     assert int(champion.version) == 1
     # The artifacts came back through the server (served artifacts), not from a shared path.
