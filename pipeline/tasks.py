@@ -250,16 +250,17 @@ def _trial_note(result: dict) -> str:
 def tune_trial(run: dict, prepared: dict, slot: int) -> dict:
     """One trial of the run's hyperparameter search (``pipeline.tuning``); skipped once the search's
     time budget is spent."""
-    from pipeline.tuning import run_trial, time_left
+    from pipeline.tuning import open_study, run_trial, time_left
 
     config = _run_config(run)
     lineage = _lineage(run, prepared)
-    if not time_left(config, lineage, slot):
+    study = open_study(config, lineage, slot)
+    if not time_left(config, study, slot):
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(f"tune.timeout_minutes ({config.tune.timeout_minutes}) spent: "
                                    f"slot {slot} starts no trial")
-    return run_trial(config, _features(config, prepared), slot, run["parent_run_id"], lineage)
+    return run_trial(config, study, _features(config, prepared), slot, run["parent_run_id"], lineage)
 
 
 def _search_note(result: dict) -> str:
@@ -276,13 +277,14 @@ def _search_note(result: dict) -> str:
 @pipeline_task("tune: best trial", _search_note)
 def tune_best(run: dict, prepared: dict) -> dict:
     """The search's best values (empty without a search), logged on the parent run."""
-    from pipeline.tuning import best_trial, log_search
+    from pipeline.tuning import best_trial, log_search, open_study
 
     config = _run_config(run)
-    lineage = _lineage(run, prepared)
-    outcome = best_trial(config, lineage)
-    if outcome:
-        log_search(config, run["parent_run_id"], lineage, outcome)
+    if not config.tune.trials:
+        return {}
+    study = open_study(config, _lineage(run, prepared))
+    outcome = best_trial(config, study)
+    log_search(config, run["parent_run_id"], study, outcome)
     return outcome
 
 

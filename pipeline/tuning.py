@@ -33,23 +33,23 @@ OBJECTIVE = "val_loss"
 
 def distributions(config: PipelineConfig) -> dict[str, Any]:
     """The search space as Optuna distributions: integer fields draw integers, float fields floats."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
     values = config.to_dict()
     space = {}
     for field, dimension in config.search_space().items():
         section, _, name = field.partition(".")
-        space[field] = _distribution(dimension, values[section][name], CategoricalDistribution, FloatDistribution,
-                                     IntDistribution)
+        space[field] = _distribution(dimension, values[section][name])
     return space
 
 
-def _distribution(dimension: SearchRange, current: Any, categorical, floating, integer):
+def _distribution(dimension: SearchRange, current: Any):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if dimension.choices is not None:
-        return categorical(list(dimension.choices))
+        return CategoricalDistribution(list(dimension.choices))
     if isinstance(current, int) and not isinstance(current, bool):
-        return integer(int(dimension.low), int(dimension.high), log=dimension.log, step=int(dimension.step or 1))
-    return floating(dimension.low, dimension.high, log=dimension.log, step=dimension.step)
+        return IntDistribution(int(dimension.low), int(dimension.high), log=dimension.log,
+                               step=int(dimension.step or 1))
+    return FloatDistribution(dimension.low, dimension.high, log=dimension.log, step=dimension.step)
 
 
 def study_storage(config: PipelineConfig, lineage: Lineage):
@@ -112,10 +112,10 @@ def pruning_callback(trial):
     return PruneOnValidationLoss()
 
 
-def run_trial(config: PipelineConfig, prepared: PreparedFeatures, slot: int, parent_run_id: str,
+def run_trial(config: PipelineConfig, study, prepared: PreparedFeatures, slot: int, parent_run_id: str,
               lineage: Lineage) -> dict:
-    """Slot ``slot``'s trial: asked, trained in its nested MLflow run, told; or the finished trial a
-    previous try of this slot left in the study."""
+    """Slot ``slot``'s trial of ``study`` (``open_study`` with this slot): asked, trained in its nested
+    MLflow run, told; or the finished trial a previous try of this slot left in the study."""
     import mlflow
     from optuna.trial import TrialState
 
@@ -124,7 +124,6 @@ def run_trial(config: PipelineConfig, prepared: PreparedFeatures, slot: int, par
     from pipeline.tracking import child_run, configure, log_params_once
 
     arch = config.tuned_model()
-    study = open_study(config, lineage, slot)
     mine = [trial for trial in study.get_trials(deepcopy=False) if trial.user_attrs.get(SLOT_ATTR) == slot]
     done = [trial for trial in mine if trial.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     if done:
@@ -173,12 +172,12 @@ def trial_summary(trial, train_seconds: float | None = None) -> dict:
     return summary
 
 
-def time_left(config: PipelineConfig, lineage: Lineage, slot: int) -> bool:
-    """Whether slot ``slot`` may still start a trial under ``tune.timeout_minutes`` (counted from the
-    search's first trial; a slot that already finished its trial always may, to hand it back)."""
+def time_left(config: PipelineConfig, study, slot: int) -> bool:
+    """Whether slot ``slot`` may still start a trial of ``study`` under ``tune.timeout_minutes``
+    (counted from the search's first trial; a slot that already asked for its trial always may, to
+    hand it back)."""
     if config.tune.timeout_minutes is None:
         return True
-    study = open_study(config, lineage, slot)
     if any(trial.user_attrs.get(SLOT_ATTR) == slot for trial in study.get_trials(deepcopy=False)):
         return True
     started = study.user_attrs.get(STARTED_ATTR)
@@ -188,27 +187,25 @@ def time_left(config: PipelineConfig, lineage: Lineage, slot: int) -> bool:
     return time.time() - started < config.tune.timeout_minutes * 60
 
 
-def best_trial(config: PipelineConfig, lineage: Lineage) -> dict:
+def best_trial(config: PipelineConfig, study) -> dict:
     """The search's outcome: the best complete trial's values for the final training of the tuned
     architecture (empty ``params`` when no trial completed), with every trial's summary."""
     from optuna.trial import TrialState
 
-    if not config.tune.trials:
-        return {}
-    study = open_study(config, lineage)
-    trials = [trial_summary(trial) for trial in study.get_trials(deepcopy=False)]
-    complete = [trial for trial in study.get_trials(deepcopy=False) if trial.state == TrialState.COMPLETE]
-    outcome = {"arch": config.tuned_model(), "trials": trials, "params": {}}
+    trials = study.get_trials(deepcopy=False)
+    complete = [trial for trial in trials if trial.state == TrialState.COMPLETE]
+    outcome = {"arch": config.tuned_model(), "trials": [trial_summary(trial) for trial in trials], "params": {}}
     if complete:
         best = min(complete, key=lambda trial: trial.value)
         outcome.update(params=dict(best.params), trial=best.number, val_loss=best.value)
     return outcome
 
 
-def log_search(config: PipelineConfig, parent_run_id: str, lineage: Lineage, outcome: dict) -> None:
-    """The search on the parent run: the best values as params, its figures, every trial as a table
-    and Optuna's optimization history as a plot."""
+def log_search(config: PipelineConfig, parent_run_id: str, study, outcome: dict) -> None:
+    """The search (``study`` and its ``best_trial`` outcome) on the parent run: the best values as
+    params, its figures, every trial as a table and Optuna's optimization history as a plot."""
     import tempfile
+    from collections import Counter
     from pathlib import Path
 
     import pandas as pd
@@ -217,8 +214,8 @@ def log_search(config: PipelineConfig, parent_run_id: str, lineage: Lineage, out
     from pipeline.tracking import configure, log_params_once
 
     client = configure(config)
-    states = pd.Series([trial["state"] for trial in outcome["trials"]], dtype=object)
-    counts = {f"tune_trials_{state.lower()}": int((states == state).sum()) for state in ("COMPLETE", "PRUNED", "FAIL")}
+    states = Counter(trial["state"] for trial in outcome["trials"])
+    counts = {f"tune_trials_{state.lower()}": states[state] for state in ("COMPLETE", "PRUNED", "FAIL")}
     now = int(time.time() * 1000)
     metrics = {**counts, **({"tune_best_val_loss": outcome["val_loss"]} if "val_loss" in outcome else {})}
     client.log_batch(parent_run_id, metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()])
@@ -231,12 +228,12 @@ def log_search(config: PipelineConfig, parent_run_id: str, lineage: Lineage, out
         path = Path(tmp) / "trials.csv"
         table.to_csv(path, index=False)
         client.log_artifact(parent_run_id, str(path), "tune")
-        plot = _history_plot(config, lineage, Path(tmp) / "optimization_history.png")
+        plot = _history_plot(study, outcome, Path(tmp) / "optimization_history.png")
         if plot is not None:
             client.log_artifact(parent_run_id, str(plot), "tune")
 
 
-def _history_plot(config: PipelineConfig, lineage: Lineage, path):
+def _history_plot(study, outcome: dict, path):
     """Optuna's optimization history (each trial's validation loss and the best so far), or None
     when fewer than two trials completed."""
     import warnings
@@ -245,11 +242,9 @@ def _history_plot(config: PipelineConfig, lineage: Lineage, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from optuna.trial import TrialState
     from optuna.visualization.matplotlib import plot_optimization_history
 
-    study = open_study(config, lineage)
-    if sum(trial.state == TrialState.COMPLETE for trial in study.get_trials(deepcopy=False)) < 2:
+    if sum(trial["state"] == "COMPLETE" for trial in outcome["trials"]) < 2:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "plot_optimization_history is experimental"

@@ -115,16 +115,16 @@ def test_the_time_budget_counts_from_the_first_trial_and_spares_a_slot_that_has_
 
     config = _config(tmp_path, "tune.timeout_minutes=1")
     lineage = Lineage("nsmc_sentiment", "manual__budget", "h")
-    assert time_left(config, lineage, 0)  # the first call starts the clock
-    study = open_study(config, lineage)
+    assert time_left(config, open_study(config, lineage, 0), 0)  # the first call starts the clock
+    study = open_study(config, lineage)  # another process's view of the stored study
     assert abs(study.user_attrs[STARTED_ATTR] - time.time()) < 60
-    assert time_left(config, lineage, 1)
+    assert time_left(config, study, 1)
     trial = study.ask()
     trial.set_user_attr(SLOT_ATTR, 2)
     study.set_user_attr(STARTED_ATTR, time.time() - 61)
-    assert not time_left(config, lineage, 1)
-    assert time_left(config, lineage, 2)  # slot 2 asked before the budget ran out: it hands its trial back
-    assert time_left(_config(tmp_path), lineage, 5)  # no budget set
+    assert not time_left(config, open_study(config, lineage, 1), 1)
+    assert time_left(config, study, 2)  # slot 2 asked before the budget ran out: it hands its trial back
+    assert time_left(_config(tmp_path), study, 5)  # no budget set
 
 
 def test_slots_asking_at_once_draw_different_first_values(tmp_path):
@@ -155,12 +155,11 @@ def test_best_trial_takes_the_lowest_complete_loss_and_ignores_pruned_ones(tmp_p
         if loss is not None:
             trial.report(loss, 0)
         study.tell(trial, loss if state == TrialState.COMPLETE else None, state=state)
-    outcome = best_trial(config, lineage)
+    outcome = best_trial(config, open_study(config, lineage))
     assert outcome["trial"] == 2 and outcome["val_loss"] == 0.4 and outcome["arch"] == "lstm"
     assert outcome["params"] == study.trials[2].params
     assert [trial["state"] for trial in outcome["trials"]] == ["COMPLETE", "PRUNED", "COMPLETE", "FAIL"]
     assert outcome["trials"][1]["val_loss"] == 0.2  # a pruned trial's best reported loss
-    assert best_trial(load_config("nsmc", [f"data_root={tmp_path / 'data'}"]), lineage) == {}
 
 
 def test_rnnflow_tune_turns_its_options_into_overrides(tmp_path):
