@@ -83,10 +83,12 @@ def rnnflow_model(vocab_size: int):
     from models.config import ModelConfig
     from models.registry import build_classifier
     from models.text_classifier import loss_for
+    from pipeline.fitting import JIT_COMPILE
 
     config = ModelConfig(embedding_dim=100, units=128, dropout_rate=0.3)
     model = build_classifier("lstm", config, vocab_size, 2)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(2), metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(2), metrics=["accuracy"],
+                  jit_compile=JIT_COMPILE)
     return model
 
 

@@ -39,6 +39,16 @@ class FitHooks:
     callbacks: tuple = ()
     save_model: bool = False
 
+
+# Keras compiles the train, test and predict steps with XLA by default (jit_compile "auto"), and XLA
+# compiles once per input shape. Length-bucketed batches come in dozens of shapes (every batch is cut
+# to its longest row), so with XLA the first epoch spent most of its time compiling: NSMC LSTM,
+# batch 256, 2 cores: first epoch 82.6 s with XLA against 16.5 s without, later epochs 18.2 against
+# 20.5 s (benchmarks/classifier_training.py). Keras already resolves "auto" to no XLA for the
+# encoder-decoders; every Keras model fed by make_datasets is compiled with this, so none compiles per shape.
+JIT_COMPILE = False
+
+
 def make_datasets(splits: dict, batch_size: int, seed: int):
     """(train, valid or None) length-bucketed pipelines (``length_bucketed_dataset``) from
     ``{"train": (inputs, target), "valid": (inputs, target)}``, ``inputs`` a tuple of arrays. The

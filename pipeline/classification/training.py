@@ -10,7 +10,7 @@ import numpy as np
 
 from pipeline.classification.features import ClassificationFeatures, split_tokens
 from pipeline.config import PipelineConfig
-from pipeline.fitting import SKLEARN_MODEL_ARTIFACT, FitHooks, device_scope, fit_and_log, make_datasets
+from pipeline.fitting import JIT_COMPILE, SKLEARN_MODEL_ARTIFACT, FitHooks, device_scope, fit_and_log, make_datasets
 from pipeline.lineage import Lineage
 from pipeline.results import FEATURES_FILE, FitStats
 
@@ -34,7 +34,7 @@ def fit_keras(config: PipelineConfig, prepared: ClassificationFeatures, arch: st
         if initial is not None:
             model.get_layer(EMBEDDING_LAYER).set_weights([initial.matrix])
         model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
-                      loss=loss_for(prepared.num_classes), metrics=["accuracy"])
+                      loss=loss_for(prepared.num_classes), metrics=["accuracy"], jit_compile=JIT_COMPILE)
     if initial is not None:
         log_initial_embedding(initial)
     return fit_and_log(config, model, train_data, valid_data, arch, lineage, hooks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import PipelineConfig
-from pipeline.fitting import FitHooks, device_scope, fit_and_log, make_datasets
+from pipeline.fitting import JIT_COMPILE, FitHooks, device_scope, fit_and_log, make_datasets
 from pipeline.lineage import Lineage
 from pipeline.results import FEATURES_FILE, FitStats
 from pipeline.translation.features import TranslationFeatures
@@ -19,7 +19,7 @@ def build_and_compile(config: PipelineConfig, arch: str, source_vocab_size: int,
     model = build_translator(arch, config.model, source_vocab_size, target_vocab_size)
     # The decoder's padding mask reaches the loss: padded target steps add nothing.
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate, clipnorm=1.0),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=JIT_COMPILE)
     return model
 
 
