@@ -90,6 +90,12 @@ class TrainConfig(FrozenConfig):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(256, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
+    # How the learning rate moves from train.learning_rate: "constant"; "plateau" multiplies it by
+    # lr_decay_factor after lr_patience epochs without a better validation loss; "cosine" follows
+    # half a cosine per epoch down to near zero at train.epochs (pipeline.fitting.learning_rate_schedule).
+    lr_schedule: Literal["constant", "plateau", "cosine"] = "constant"
+    lr_decay_factor: float = Field(0.5, gt=0, lt=1)
+    lr_patience: int = Field(1, ge=0)
     early_stopping_patience: int = Field(2, ge=0)
     seed: int = 42
     # float16 compute with float32 weights on GPUs that support it (outputs stay float32).

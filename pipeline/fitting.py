@@ -137,6 +137,25 @@ def device_scope(config: PipelineConfig):
         yield
 
 
+def learning_rate_schedule(config: PipelineConfig, monitor: str) -> list:
+    """The Keras callbacks of ``train.lr_schedule`` (none for "constant"). Keras puts the rate in
+    each epoch's logs, so the MLflow callback records it beside the losses."""
+    import math
+
+    import keras
+
+    train = config.train
+    if train.lr_schedule == "plateau":
+        return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=train.lr_decay_factor,
+                                                  patience=train.lr_patience, min_lr=train.learning_rate / 1000)]
+    if train.lr_schedule == "cosine":
+        def cosine(epoch: int, _rate: float) -> float:
+            return train.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / train.epochs))
+
+        return [keras.callbacks.LearningRateScheduler(cosine)]
+    return []
+
+
 def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str, lineage: Lineage,
                 hooks: FitHooks | None = None) -> FitStats:
     """Fit a compiled Keras model inside the active MLflow run; log it as ``keras/model.keras``
@@ -158,6 +177,8 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
             # A retried task (or `rnnflow run --resume`) goes on from its last finished epoch. Two
             # generations: a process killed while writing one leaves the other to restore.
             keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+            # Before the MLflow callback, which then logs the epoch's rate with its losses.
+            *learning_rate_schedule(config, monitor),
             mlflow.keras.MlflowCallback(),
             *(hooks.callbacks if hooks else ()),
         ]

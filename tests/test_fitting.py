@@ -126,3 +126,39 @@ def test_an_unreadable_training_backup_means_training_from_the_start_not_a_faile
         stats = fit_and_log(config, model, rows, rows, "tiny", lineage)
     assert stats.epochs_run == 3
     assert "could not be restored" in caplog.text and "training tiny from the start" in caplog.text
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine", "constant"])
+def test_the_learning_rate_schedule_reaches_the_optimizer_and_the_run(tmp_path, mlflow_store, schedule):
+    """Train on class 0, validate on class 1: the validation loss gets worse every epoch, so the
+    plateau schedule halves the rate at the end of every epoch after the first (lr_patience 1).
+    The run records the rate each epoch trained with."""
+    import math
+
+    import keras
+    import mlflow
+    import tensorflow as tf
+
+    from pipeline.config import load_config
+    from pipeline.fitting import fit_and_log
+    from pipeline.lineage import Lineage
+
+    epochs, rate = 4, 0.01
+    config = load_config("nsmc", {"data_root": str(tmp_path / "data"), "train.epochs": epochs,
+                                  "train.learning_rate": rate, "train.lr_schedule": schedule,
+                                  "train.early_stopping_patience": epochs})
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy")
+
+    def rows(label):
+        return tf.data.Dataset.from_tensor_slices((np.ones((8, 4), "float32"), np.full(8, label, "int32"))).batch(4)
+
+    mlflow.set_experiment("schedule-test")
+    with mlflow.start_run() as run:
+        fit_and_log(config, model, rows(0), rows(1), "tiny", Lineage("dag", f"run-{schedule}", "hash"))
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "learning_rate")
+    logged = [metric.value for metric in sorted(history, key=lambda metric: metric.step)]
+    expected = {"plateau": [rate, rate, rate / 2, rate / 4],
+                "cosine": [rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)) for epoch in range(epochs)],
+                "constant": []}[schedule]  # a constant rate is the run's train.learning_rate param
+    assert logged == pytest.approx(expected, rel=1e-5)
