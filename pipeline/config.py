@@ -52,8 +52,9 @@ class TextConfig(FrozenConfig):
     stopwords: list[str] = Field(default_factory=list)
     min_freq: int = Field(2, ge=1)
     max_vocab: int | None = Field(None, ge=3)
-    # A translation's target side only: split the tokenizer's words into at most this many
-    # sentencepiece BPE pieces learned on the train split (pipeline.text.subword). None: words.
+    # Split the tokenizer's words into at most this many sentencepiece BPE pieces learned on the
+    # train split (pipeline.text.subword): a classifier's input, or a translation's target side.
+    # None: words.
     subword_vocab_size: int | None = Field(None, ge=16)
     # Sequence length: fixed when set, else this percentile of train token counts.
     max_len: int | None = Field(None, ge=1)
@@ -325,10 +326,13 @@ class PipelineConfig(FrozenConfig):
         if self.registry.metric not in metrics:
             raise ValueError(f"registry.metric: {self.kind} models are ranked by one of {list(metrics)}, "
                              f"not {self.registry.metric}")
-        if self.text.subword_vocab_size is not None:
-            raise ValueError("text.subword_vocab_size: subword pieces are for a translation's target side "
-                             "(target_text.subword_vocab_size)")
         two_sides = "target_text" in names.KIND_TEXT_SECTIONS[self.kind]
+        if two_sides and self.text.subword_vocab_size is not None:
+            raise ValueError("text.subword_vocab_size: a translation's source side is words; subword pieces "
+                             "split its target side (target_text.subword_vocab_size)")
+        if self.text.tokenizer == "chars" and self.text.subword_vocab_size is not None:
+            raise ValueError("text.subword_vocab_size: characters are not split into subword pieces; set it to "
+                             "null with text.tokenizer=chars")
         if two_sides and self.target_text is None:
             raise ValueError(f"target_text: a {self.kind} corpus needs the target side's text settings")
         if not two_sides and self.target_text is not None:

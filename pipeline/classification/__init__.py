@@ -97,12 +97,14 @@ class Classification:
         from pathlib import Path
 
         from pipeline.classification.ensemble import ENSEMBLE_FLAVOR, member_models
-        from pipeline.classification.features import VOCAB_FILE, split_texts
+        from pipeline.classification.features import SUBWORD_FILE, VOCAB_FILE, split_texts
         from pipeline.classification.serving import OUTPUT_COLUMNS, SERVING_PARAMS, RawTextClassifier
         from pipeline.kinds import ServingParts
         from pipeline.results import TEXT_SPEC_FILE
 
         artifacts = {"text_spec": str(prepared.path(TEXT_SPEC_FILE)), "vocab": str(prepared.path(VOCAB_FILE))}
+        if Path(prepared.path(SUBWORD_FILE)).is_file():
+            artifacts["subwords"] = str(prepared.path(SUBWORD_FILE))
         if best.flavor == ENSEMBLE_FLAVOR:  # model_path is its ensemble.json: every member's model goes in
             members = member_models(model_path, Path(model_path).parent / "members")
             artifacts.update({f"member_{i}_{flavor}_model": path for i, (flavor, path) in enumerate(members)})

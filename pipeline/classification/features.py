@@ -3,7 +3,10 @@ features: table -> token cache -> vocabulary (train split only) -> padded id arr
 
 A features folder ``<data_root>/processed/features/<key>/`` holds ``features.npz`` (``x_<split>``,
 ``y_<split>``, ``row_<split>``), ``vocab.json``, ``tokens.parquet`` and ``text_spec.json``
-(everything serving needs to turn raw text into the same ids).
+(everything serving needs to turn raw text into the same ids), and with ``text.subword_vocab_size``
+the sentencepiece model ``subwords.model``: the tokenizer's words are then split into pieces
+learned on the train split, and pieces are the model's tokens everywhere (ids, the baselines'
+bag of words, word2vec, attention).
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from pipeline.names import SPLITS
 from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE, IngestResult, PreparedFeatures
 from pipeline.text.parallel import cached_tokenize, token_cache_key
 from pipeline.text.processor import TextProcessor
+from pipeline.text.subword import SubwordModel
 from pipeline.text.vocab import Vocabulary, length_at_percentile, pad_ids
 
 log = logging.getLogger(__name__)
 
 VOCAB_FILE = "vocab.json"
 TOKENS_FILE = "tokens.parquet"  # space-joined tokens per row and split, for the bag-of-words baselines
+SUBWORD_FILE = "subwords.model"  # with text.subword_vocab_size: the pieces' sentencepiece model
 PREPROCESS_VERSION = "2"
 
 
@@ -50,7 +55,8 @@ def prepare_classification(config: PipelineConfig, ingested: IngestResult) -> Cl
     just the raw files'): features stay valid only while ingestion produced exactly this table."""
     text = config.text
     tokens_key = token_cache_key(ingested.table_digest, text)
-    settings = text.model_dump(include={"min_freq", "max_vocab", "max_len", "max_len_percentile", "truncate_from"})
+    settings = text.model_dump(include={"min_freq", "max_vocab", "max_len", "max_len_percentile", "truncate_from",
+                                        "subword_vocab_size"})
     out_dir = features_dir_for(config, digest_strings(tokens_key, repr(sorted(settings.items())), PREPROCESS_VERSION))
     cached = cached_features(out_dir, ClassificationFeatures, ingested)
     if cached is not None:
@@ -65,6 +71,12 @@ def prepare_classification(config: PipelineConfig, ingested: IngestResult) -> Cl
     token_lists = [joined.split() for joined in tokens]
     is_train = (table["split"] == "train").to_numpy()
     train_tokens = [t for t, keep in zip(token_lists, is_train) if keep]
+    subwords = None
+    if text.subword_vocab_size:
+        subwords = SubwordModel.train(train_tokens, text.subword_vocab_size, "text.subword_vocab_size")
+        token_lists = [subwords.pieces(t) for t in token_lists]
+        tokens = [" ".join(t) for t in token_lists]
+        train_tokens = [t for t, keep in zip(token_lists, is_train) if keep]
     vocab = Vocabulary.fit(train_tokens, min_freq=text.min_freq, max_size=text.max_vocab)
     max_len = text.max_len or length_at_percentile([len(t) for t in train_tokens], text.max_len_percentile)
 
@@ -92,6 +104,8 @@ def prepare_classification(config: PipelineConfig, ingested: IngestResult) -> Cl
     with save_features(out_dir, result, arrays, text_spec) as tmp:
         pd.DataFrame({"split": table["split"], "tokens": tokens}).to_parquet(tmp / TOKENS_FILE, index=False)
         write_json(tmp / VOCAB_FILE, vocab.to_dict())
+        if subwords is not None:
+            (tmp / SUBWORD_FILE).write_bytes(subwords.model_bytes)
     log.info("features: %s rows, vocab %d, max_len %d -> %s", rows, len(vocab), max_len, out_dir)
     return result
 

@@ -7,6 +7,7 @@ the same ``TextProcessor`` as in training, so serving-time ids equal training-ti
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Sequence
 
 import mlflow.pyfunc
@@ -71,6 +72,12 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
             log.warning("tokenizer differs from training: trained with %s, serving with %s",
                         trained_with, serving_with)
         self.vocab = Vocabulary.from_dict(read_json(context.artifacts["vocab"]))
+        # Trained on subword pieces (text.subword_vocab_size): the tokenizer's words are split alike.
+        self.subwords = None
+        if "subwords" in context.artifacts:
+            from pipeline.text.subword import SubwordModel
+
+            self.subwords = SubwordModel(Path(context.artifacts["subwords"]).read_bytes())
         self.max_len = int(spec["max_len"])
         self.truncate_from = spec["text_config"]["truncate_from"]
         self.label_names = list(spec["label_names"])
@@ -154,13 +161,15 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         return self._inspector
 
     def token_chunks(self, texts: Sequence[str]):
-        """Each chunk's token lists, in order. A large request is tokenized by a pool of processes
-        while the caller runs the model on the chunks already done; a small one here (no start-up,
-        no pickling)."""
+        """Each chunk's token lists (subword pieces for a model trained on pieces), in order. A
+        large request is tokenized by a pool of processes while the caller runs the model on the
+        chunks already done; a small one here (no start-up, no pickling)."""
         if len(texts) < PARALLEL_FROM or self.tokenizer_pool.workers < 2:
-            yield [self.processor.tokens(text) for text in texts]
-            return
-        yield from self.tokenizer_pool.chunks(texts, max(500, -(-len(texts) // 8)))
+            chunks = iter([[self.processor.tokens(text) for text in texts]])
+        else:
+            chunks = self.tokenizer_pool.chunks(texts, max(500, -(-len(texts) // 8)))
+        for chunk in chunks:
+            yield chunk if self.subwords is None else [self.subwords.pieces(tokens) for tokens in chunk]
 
     def tokens(self, texts: Sequence[str]) -> list[list[str]]:
         return [tokens for chunk in self.token_chunks(texts) for tokens in chunk]

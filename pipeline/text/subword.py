@@ -1,4 +1,5 @@
-"""Subword pieces for a translation's target side: sentencepiece BPE learned on the train split.
+"""Subword pieces (a classifier's input, a translation's target side): sentencepiece BPE learned
+on the train split.
 
 The word tokenizer runs first and its space-joined tokens are what sentencepiece learns from and
 splits, so a piece never crosses a token boundary: ``▁`` marks where a token starts, and joining
@@ -26,15 +27,25 @@ class SubwordModel:
         self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_bytes)
 
     @classmethod
-    def train(cls, token_lists: Sequence[Sequence[str]], vocab_size: int) -> "SubwordModel":
+    def train(cls, token_lists: Sequence[Sequence[str]], vocab_size: int,
+              setting: str = "subword_vocab_size") -> "SubwordModel":
         """BPE over the train split's tokens; deterministic for the same tokens and size.
 
-        ``vocab_size`` is an upper bound: a small corpus may not have that many distinct pieces."""
+        ``vocab_size`` is an upper bound: a small corpus may not have that many distinct pieces. It
+        must cover every character (Korean text has thousands): a smaller one is a ConfigError
+        naming ``setting`` and the least size that works."""
         import sentencepiece
+
+        from pipeline.config import ConfigError
 
         sentences = [" ".join(tokens) for tokens in token_lists if tokens]
         if not sentences:
-            raise ValueError("subword model: the train split has no target tokens to learn pieces from")
+            raise ValueError("subword model: the train split has no tokens to learn pieces from")
+        # Every character is a piece of its own, plus the word-start mark and sentencepiece's <unk>.
+        least = len(set().union(*map(set, sentences)) - {" "}) + 2
+        if vocab_size < least:
+            raise ConfigError(f"{setting}: {vocab_size} pieces cannot cover the {least - 2:,} distinct characters "
+                              f"of the train split; ask for at least {least:,}")
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size, model_type="bpe",

@@ -89,7 +89,8 @@ def prepare_translation(config: PipelineConfig, ingested: IngestResult) -> Trans
     pairs = tokenize_pairs(table, config, ingested.table_digest)
     subwords = None
     if target_text.subword_vocab_size:
-        subwords = SubwordModel.train(pairs.train_rows(pairs.targets), target_text.subword_vocab_size)
+        subwords = SubwordModel.train(pairs.train_rows(pairs.targets), target_text.subword_vocab_size,
+                                      "target_text.subword_vocab_size")
         pairs.targets = [subwords.pieces(tokens) for tokens in pairs.targets]
     train_sources, train_targets = pairs.train_rows(pairs.sources), pairs.train_rows(pairs.targets)
     source_vocab = Vocabulary.fit(train_sources, source_text.min_freq, source_text.max_vocab, SEQ2SEQ_RESERVED)
