@@ -98,6 +98,9 @@ class TrainConfig(FrozenConfig):
     lr_decay_factor: float = Field(0.5, gt=0, lt=1)
     lr_patience: int = Field(1, ge=0)
     early_stopping_patience: int = Field(2, ge=0)
+    # Checkpoint averaging: the trained model's weights are the mean of this many consecutive
+    # epochs' weights, ending at the epoch with the best validation loss (1: that epoch's alone).
+    average_checkpoints: int = Field(1, ge=1)
     seed: int = 42
     # float16 compute with float32 weights on GPUs that support it (outputs stay float32).
     mixed_precision: bool = False

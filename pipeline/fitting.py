@@ -156,6 +156,33 @@ def learning_rate_schedule(config: PipelineConfig, monitor: str) -> list:
     return []
 
 
+def checkpoint_average(count: int, monitor: str):
+    """A Keras callback that, when training ends, sets the model's weights to the mean of ``count``
+    consecutive epochs' weights ending at the epoch with the lowest ``monitor`` (it runs after early
+    stopping has restored that epoch). Keeps at most ``2 * count`` epochs' weights in memory."""
+    from collections import deque
+
+    import keras
+
+    class CheckpointAverage(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.recent, self.best, self.window = deque(maxlen=count), float("inf"), []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.recent.append(self.model.get_weights())
+            value = (logs or {}).get(monitor)
+            if value is not None and value < self.best:
+                self.best, self.window = value, list(self.recent)
+
+        def on_train_end(self, logs=None):
+            if len(self.window) > 1:
+                self.model.set_weights([np.mean(layers, axis=0) for layers in zip(*self.window)])
+                log.info("weights averaged over the %d epochs ending at the best %s", len(self.window), monitor)
+
+    return CheckpointAverage()
+
+
 def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str, lineage: Lineage,
                 hooks: FitHooks | None = None) -> FitStats:
     """Fit a compiled Keras model inside the active MLflow run; log it as ``keras/model.keras``
@@ -182,6 +209,8 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
             mlflow.keras.MlflowCallback(),
             *(hooks.callbacks if hooks else ()),
         ]
+        if config.train.average_checkpoints > 1:  # after EarlyStopping, whose restored weights it replaces
+            callbacks.append(checkpoint_average(config.train.average_checkpoints, monitor))
         if progress.attached():
             callbacks.append(progress.epoch_callback(arch, config.train.epochs))
         # shuffle=False: the train dataset reshuffles itself each epoch (make_datasets), seeded.

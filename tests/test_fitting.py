@@ -162,3 +162,37 @@ def test_the_learning_rate_schedule_reaches_the_optimizer_and_the_run(tmp_path, 
                 "cosine": [rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)) for epoch in range(epochs)],
                 "constant": []}[schedule]  # a constant rate is the run's train.learning_rate param
     assert logged == pytest.approx(expected, rel=1e-5)
+
+
+def test_checkpoint_averaging_leaves_the_mean_of_the_epochs_ending_at_the_best(tmp_path, mlflow_store):
+    """Validation loss falls every epoch here, so the best epoch is the last: the model ends with the
+    mean of the last two epochs' weights, not the last epoch's."""
+    import keras
+    import mlflow
+    import tensorflow as tf
+
+    from pipeline.config import load_config
+    from pipeline.fitting import FitHooks, fit_and_log
+    from pipeline.lineage import Lineage
+
+    config = load_config("nsmc", {"data_root": str(tmp_path / "data"), "train.epochs": 4,
+                                  "train.average_checkpoints": 2})
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((logs["val_loss"], self.model.get_weights()))
+
+    rows = tf.data.Dataset.from_tensor_slices((np.ones((8, 4), "float32"), np.zeros(8, "int32"))).batch(4)
+    mlflow.set_experiment("averaging-test")
+    with mlflow.start_run():
+        fit_and_log(config, model, rows, rows, "tiny", Lineage("dag", "run-avg", "hash"),
+                    FitHooks(workdir="avg", callbacks=(Record(),)))
+    losses = [loss for loss, _ in seen]
+    assert len(seen) == 4 and losses == sorted(losses, reverse=True)  # the last epoch is the best
+    expected = [(a + b) / 2 for a, b in zip(seen[2][1], seen[3][1])]
+    for got, want, last in zip(model.get_weights(), expected, seen[3][1]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert not np.allclose(got, last)
