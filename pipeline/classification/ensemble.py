@@ -34,20 +34,30 @@ CANDIDATE_LIMIT = 10
 def choose_members(valid: dict[str, np.ndarray], y_valid: np.ndarray, metric: str, num_classes: int,
                    max_members: int) -> tuple[list[str], float]:
     """(members, their validation score): the subset of at least two models, at most
-    ``max_members``, whose averaged probabilities score best; the earlier of a tie (fewer members,
-    then the order given)."""
+    ``max_members``, whose averaged probabilities score best. A tie on the metric (frequent: accuracy
+    moves in steps of one row) goes to the lower validation log loss of the averaged probabilities,
+    then to the earlier subset (fewer members, then the order given). On NSMC seed 43 an LSTM +
+    NB pair tied the three-model ensemble at 0.8845 validation accuracy; the pair was kept, 0.8788
+    on test against the trio's 0.8819, whose validation log loss was lower (0.2757 against 0.2770)."""
+    def averaged(names) -> np.ndarray:
+        return np.mean([valid[name] for name in names], axis=0)
+
     def score(names) -> float:
-        averaged = np.mean([valid[name] for name in names], axis=0)
-        return classification_metrics(y_valid, averaged.argmax(axis=1), num_classes)[metric]
+        return classification_metrics(y_valid, averaged(names).argmax(axis=1), num_classes)[metric]
+
+    def log_loss(names) -> float:
+        rows = averaged(names)[np.arange(len(y_valid)), y_valid]
+        return float(-np.log(np.clip(rows, 1e-12, 1.0)).mean())
 
     ranked = sorted(valid, key=lambda name: -score([name]))[:CANDIDATE_LIMIT]
-    best, best_score = None, -np.inf
+    best, best_key = None, (-np.inf, -np.inf)
     for size in range(2, min(max_members, len(ranked)) + 1):
         for names in itertools.combinations(ranked, size):
-            value = score(names)
-            if value > best_score:
-                best, best_score = list(names), value
-    return best, float(best_score)
+            # Rounded: identical members give the same loss up to the last bit of a mean.
+            key = (score(names), -round(log_loss(names), 9))
+            if key > best_key:
+                best, best_key = list(names), key
+    return best, float(best_key[0])
 
 
 def build_ensemble(config: PipelineConfig, prepared: ClassificationFeatures, evaluations: list[EvalResult],

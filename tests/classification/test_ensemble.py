@@ -43,6 +43,19 @@ def test_a_tie_keeps_the_smaller_ensemble_and_the_size_limit_holds():
     assert len(choose_members(valid, y, "macro_f1", 2, max_members=2)[0]) == 2
 
 
+def test_a_tie_on_the_metric_goes_to_the_lower_validation_log_loss():
+    """a+b and a+b+c are right on the same rows; c makes the trio more confident where it is right."""
+    y = np.array([0, 1, 1, 0, 1])
+    a = np.array([[0.6, 0.4], [0.4, 0.6], [0.45, 0.55], [0.55, 0.45], [0.6, 0.4]])
+    b = np.array([[0.7, 0.3], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4], [0.7, 0.3]])
+    c = np.array([[0.95, 0.05], [0.05, 0.95], [0.1, 0.9], [0.9, 0.1], [0.6, 0.4]])
+    valid = {"a": a, "b": b, "c": c}
+    for pair in (("a", "b"), ("a", "c"), ("b", "c"), ("a", "b", "c")):
+        assert (np.mean([valid[name] for name in pair], axis=0).argmax(axis=1) == y).mean() == 0.8
+    members, score = choose_members(valid, y, "accuracy", 2, max_members=3)
+    assert sorted(members) == ["b", "c"] and score == 0.8  # the most confident pair where right
+
+
 def test_the_ensemble_pyfunc_averages_its_members_probabilities(small_config, tmp_path):
     """A Keras model and a scikit-learn baseline behind one text processor, saved and loaded
     through MLflow: each text's probability is the mean of the two members' probabilities."""
