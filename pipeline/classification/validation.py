@@ -133,9 +133,10 @@ def oov_finding(config: PipelineConfig, prepared) -> Finding:
     from pipeline.results import TEXT_SPEC_FILE
 
     rate = read_json(prepared.path(TEXT_SPEC_FILE))["test_oov_rate"]
+    pieces = f", text.subword_vocab_size {config.text.subword_vocab_size}" if config.text.subword_vocab_size else ""
     return judge("test_oov_rate", rate, config.validation.test_oov_rate,
                  f"{rate:.1%} of the test split's tokens are not in the train vocabulary "
-                 f"(text.tokenizer {config.text.tokenizer}, text.min_freq {config.text.min_freq})")
+                 f"(text.tokenizer {config.text.tokenizer}, text.min_freq {config.text.min_freq}{pieces})")
 
 
 def champion_finding(config: PipelineConfig, prepared) -> list[Finding]:
