@@ -27,8 +27,7 @@ class SubwordModel:
         self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_bytes)
 
     @classmethod
-    def train(cls, token_lists: Sequence[Sequence[str]], vocab_size: int,
-              setting: str = "subword_vocab_size") -> "SubwordModel":
+    def train(cls, token_lists: Sequence[Sequence[str]], vocab_size: int, setting: str) -> "SubwordModel":
         """BPE over the train split's tokens; deterministic for the same tokens and size.
 
         ``vocab_size`` is an upper bound: a small corpus may not have that many distinct pieces. It

@@ -86,19 +86,11 @@ def test_the_logged_model_declares_typed_inputs_params_and_outputs(attention_pyf
     assert model.predict([]).empty
 
 
-def test_a_large_request_tokenized_by_the_pool_gets_the_same_answers(attention_pyfunc, monkeypatch):
-    import pipeline.classification.serving as serving
-
+def test_a_large_request_tokenized_by_the_pool_gets_the_same_answers(attention_pyfunc, predict_through_pool):
     path, _ = attention_pyfunc
     model = mlflow.pyfunc.load_model(str(path))
     texts = [f"정말 재밌어요 {i} 최고" if i % 3 else f"지루하고 최악 {i}" for i in range(60)]
     alone = model.predict(texts)
-    monkeypatch.setattr(serving, "PARALLEL_FROM", 10)
-    pool = model.unwrap_python_model().tokenizer_pool
-    try:
-        pooled = model.predict(texts)
-        assert pool._pool is not None  # the request went through the worker processes
-    finally:
-        pool.close()
+    pooled = predict_through_pool(model, texts)
     assert pooled["label"].tolist() == alone["label"].tolist()
     np.testing.assert_allclose(pooled["probability"], alone["probability"], rtol=1e-5)

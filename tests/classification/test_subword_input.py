@@ -41,10 +41,9 @@ def test_pieces_are_learned_on_train_and_join_back_to_the_words(piece_features):
     assert oov[0] < oov[1]
 
 
-def test_the_served_model_splits_raw_text_into_the_same_pieces(piece_features, tmp_path, monkeypatch):
+def test_the_served_model_splits_raw_text_into_the_same_pieces(piece_features, tmp_path, predict_through_pool):
     """Raw test texts through the logged pyfunc give what the model gives on the training-time ids,
     for a small request and for a large one tokenized by the process pool."""
-    import pipeline.classification.serving as serving
     from models.registry import build_classifier
     from models.text_classifier import class_probabilities
     from pipeline.classification import KIND
@@ -62,13 +61,7 @@ def test_the_served_model_splits_raw_text_into_the_same_pieces(piece_features, t
     texts = split_texts(prepared.features_dir, "test")
     small = served.predict(texts)
     np.testing.assert_allclose(small["probability"], expected.max(axis=1), rtol=1e-4)
-    monkeypatch.setattr(serving, "PARALLEL_FROM", 10)
-    pool = served.unwrap_python_model().tokenizer_pool
-    try:
-        pooled = served.predict(texts)
-        assert pool._pool is not None  # the request went through the worker processes
-    finally:
-        pool.close()
+    pooled = predict_through_pool(served, texts)
     np.testing.assert_allclose(pooled["probability"], expected.max(axis=1), rtol=1e-4)
 
 

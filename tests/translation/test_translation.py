@@ -94,7 +94,8 @@ def test_subword_option_splits_targets_into_pieces_that_join_back_to_the_words(t
 
 def test_subword_model_is_deterministic_and_only_for_targets(tmp_path):
     token_lists = [text.lower().split() for _, text in PAIRS]
-    first, second = SubwordModel.train(token_lists, 30), SubwordModel.train(token_lists, 30)
+    first, second = (SubwordModel.train(token_lists, 30, "target_text.subword_vocab_size"),
+                     SubwordModel.train(token_lists, 30, "target_text.subword_vocab_size"))
     assert first.model_bytes == second.model_bytes
     assert "".join(first.pieces(["lève-toi", "!"])).replace("▁", " ").strip() == "lève-toi !"
     with pytest.raises(ConfigError, match="text.subword_vocab_size"):
