@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.io import atomic_path, digest_strings, read_json
+from pipeline.text.subword import word_of_piece
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ def initial_embedding(config: PipelineConfig, features_dir: str | Path) -> Initi
     if method == "file":
         started = time.perf_counter()
         vectors = read_vectors_file(Path(config.model.embedding_vectors_path), dim)
+        if config.text.subword_vocab_size:
+            # A file has word vectors: a piece that spells a whole word (▁영화) starts from that
+            # word's vector; pieces inside words start random (coverage counts only the former).
+            tokens = [word_of_piece(token) for token in tokens]
         matrix, coverage = aligned_matrix(tokens, vectors, dim, config.train.seed)
         return InitialEmbedding(matrix, coverage, str(config.model.embedding_vectors_path),
                                 time.perf_counter() - started, None)
@@ -116,7 +121,7 @@ def read_vectors_file(path: Path, dim: int):
     return vectors
 
 
-def aligned_matrix(tokens: list[str], vectors, dim: int, seed: int) -> tuple[np.ndarray, float]:
+def aligned_matrix(tokens: list[str | None], vectors, dim: int, seed: int) -> tuple[np.ndarray, float]:
     """Row ``i`` is the vector of vocabulary token ``i`` where ``vectors`` has it, else random; row 0
     (padding) is zero. Coverage counts the tokens past padding and OOV that got a vector."""
     rng = np.random.default_rng(seed)

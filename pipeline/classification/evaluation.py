@@ -96,7 +96,8 @@ def attention_examples(model, prepared: ClassificationFeatures, spec: dict, y_te
     rows = [candidates[i] for i in np.unique(np.linspace(0, len(candidates) - 1, count).round().astype(int))]
     vocab = Vocabulary.from_dict(read_json(prepared.path(VOCAB_FILE)))
     outputs, attention = token_attention(attention_inspector(model), vocab, [token_lists[r] for r in rows],
-                                         prepared.max_len, spec["text_config"]["truncate_from"])
+                                         prepared.max_len, spec["text_config"]["truncate_from"],
+                                         pieces=bool(spec["text_config"].get("subword_vocab_size")))
     probabilities = class_probabilities(outputs)
     names = spec["label_names"]
     examples = []

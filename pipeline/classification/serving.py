@@ -94,7 +94,8 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
     # DataFrame of them) is refused with the offending elements named, before the model runs.
     def predict(self, context, model_input: list[str], params: dict[str, Any] | None = None) -> pd.DataFrame:
         """``params={"return_attention": True}`` adds an ``attention`` column for attention models:
-        per text, the ``[token, weight]`` pairs the model saw (after truncation, padding left out)."""
+        per text, the ``[token, weight]`` pairs the model saw (after truncation, padding left out); a
+        model on subword pieces shows the words, each weighted by the sum of its pieces' weights."""
         from models.text_classifier import class_probabilities
 
         texts = as_texts(model_input)
@@ -114,7 +115,7 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
             token_lists = self.tokens(texts)
             known = known_counts(self.ids_of(token_lists))
             outputs, attention = token_attention(self.inspector(), self.vocab, token_lists, self.max_len,
-                                                 self.truncate_from)
+                                                 self.truncate_from, pieces=self.subwords is not None)
             probabilities = class_probabilities(outputs)
         else:
             parts = []

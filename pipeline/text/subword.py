@@ -16,6 +16,8 @@ import io
 import logging
 from typing import Sequence
 
+from pipeline.text.tokenizers import SPACE_MARK as WORD_START  # sentencepiece marks a token's first piece alike
+
 log = logging.getLogger(__name__)
 
 
@@ -64,3 +66,21 @@ class SubwordModel:
 
     def pieces(self, tokens: Sequence[str]) -> list[str]:
         return self._processor.encode(" ".join(tokens), out_type=str) if tokens else []
+
+
+def word_of_piece(piece: str) -> str | None:
+    """The whole token a word-start piece (``▁영화``) spells, None for a piece inside a token."""
+    return (piece[len(WORD_START):] or None) if piece.startswith(WORD_START) else None
+
+
+def pieces_to_words(pairs: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """(piece, value) pairs joined into (token, summed value) pairs: a new token at every word-start
+    piece, so attention over pieces reads as attention over the tokenizer's own words."""
+    words: list[tuple[str, float]] = []
+    for piece, value in pairs:
+        if piece.startswith(WORD_START) or not words:
+            words.append((piece.removeprefix(WORD_START), value))
+        else:
+            word, total = words[-1]
+            words[-1] = (word + piece, total + value)
+    return words

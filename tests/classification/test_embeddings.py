@@ -93,3 +93,22 @@ def test_vectors_trained_on_the_train_split_are_cached_by_features(small_config,
 
 def test_random_init_means_no_initial_weights(small_config):
     assert initial_embedding(_with(small_config, {"model.embedding_init": "random"}), "unused") is None
+
+
+def test_a_vectors_file_starts_the_pieces_that_spell_whole_words(small_config, tmp_path):
+    """On subword pieces a word vector goes to the word-start piece spelling that whole word."""
+    from pipeline.classification.embeddings import vocab_tokens
+
+    config = _with(small_config, {"text.subword_vocab_size": 150})
+    prepared = run_preprocess(config, run_ingest(config))
+    tokens = vocab_tokens(prepared.features_dir)
+    whole = next(token for token in tokens[2:] if token.startswith("▁") and len(token) > 2)
+    inner = next(token for token in tokens[2:] if not token.startswith("▁"))
+    dim = config.model.embedding_dim
+    path = _vectors_file(tmp_path / "v.txt", {whole[1:]: [0.5] * dim, inner: [0.25] * dim})
+    initial = initial_embedding(_with(config, {"model.embedding_init": "file",
+                                               "model.embedding_vectors_path": str(path)}), prepared.features_dir)
+    np.testing.assert_allclose(initial.matrix[tokens.index(whole)], 0.5)
+    # A piece inside a word is not the word it happens to spell.
+    assert np.all(np.abs(initial.matrix[tokens.index(inner)]) <= RANDOM_SCALE)
+    assert initial.coverage == pytest.approx(1 / (len(tokens) - 2))

@@ -21,8 +21,9 @@ PIECES = 150
 @pytest.fixture
 def piece_features(small_config):
     config = small_config.with_values({"text.subword_vocab_size": PIECES})
+    words = small_config.with_values({"text.subword_vocab_size": None})
     ingested = run_ingest(config)
-    return config, run_preprocess(config, ingested), run_preprocess(small_config, ingested)
+    return config, run_preprocess(config, ingested), run_preprocess(words, ingested)
 
 
 def test_pieces_are_learned_on_train_and_join_back_to_the_words(piece_features):
@@ -77,3 +78,36 @@ def test_pieces_are_refused_where_they_cannot_apply(tmp_path):
         load_config("nsmc", {"data_root": str(tmp_path), "text.tokenizer": "chars", "text.subword_vocab_size": 100})
     with pytest.raises(ConfigError, match="source side is words"):
         load_config("aihub_translation", {"data_root": str(tmp_path), "text.subword_vocab_size": 100})
+
+
+def test_pieces_join_back_into_words_with_summed_weights():
+    from pipeline.text.subword import pieces_to_words, word_of_piece
+
+    pairs = [("▁이", 0.1), ("▁영", 0.2), ("화", 0.3), ("▁최고", 0.4)]
+    assert pieces_to_words(pairs) == [("이", 0.1), ("영화", pytest.approx(0.5)), ("최고", 0.4)]
+    # Truncation can cut a word's first piece off: its tail stands alone rather than vanishing.
+    assert pieces_to_words([("화", 0.3), ("▁최고", 0.7)]) == [("화", 0.3), ("최고", 0.7)]
+    assert [word_of_piece(piece) for piece in ("▁영화", "화", "▁")] == ["영화", None, None]
+
+
+def test_an_attention_model_on_pieces_shows_attention_over_words(piece_features, tmp_path):
+    """Served with return_attention, a piece model answers with the tokenizer's words (each weighed
+    by its pieces' summed weights), the same words a word-level model shows."""
+    from models.registry import build_classifier
+    from pipeline.classification import KIND
+
+    config, prepared, words = piece_features
+    model = build_classifier("bilstm_attention", config.model, prepared.vocab_size, prepared.num_classes)
+    model.save(tmp_path / "model.keras")
+    parts = KIND.serving_parts(config, prepared, SimpleNamespace(flavor="keras"), str(tmp_path / "model.keras"))
+    mlflow.pyfunc.save_model(tmp_path / "pyfunc", python_model=parts.python_model, artifacts=parts.artifacts,
+                             pip_requirements=["mlflow"], **parts.typed_example())
+    served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc"))
+    texts = split_texts(prepared.features_dir, "test")[:20]
+    word_rows = [row.split() for row in split_tokens(words.features_dir, "test")[:20]]
+    attention = served.predict(texts, params={"return_attention": True})["attention"]
+    shown = [[token for token, _ in pairs] for pairs in attention]
+    assert shown == [row[:len(shown_row)] for row, shown_row in zip(word_rows, shown)]
+    assert all(len(row) > 0 for row in shown) and any("▁" not in "".join(row) and len(row) > 1 for row in shown)
+    for pairs in attention:
+        assert sum(weight for _, weight in pairs) == pytest.approx(1.0, abs=1e-3)
