@@ -78,6 +78,24 @@ def test_the_validation_split_chooses_ngrams_and_regularization(name):
     assert (baseline.predict(texts) == labels).mean() > 0.95  # the returned pipeline is the fitted winner
 
 
+def test_the_regularization_walk_stops_two_values_past_the_best(monkeypatch):
+    """Validation scores that peak at the second value (a tie is no better): the two values after
+    it are fit, the rest of the grid is not."""
+    from pipeline.classification.training import search_baseline
+
+    grid = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+    scores = iter([0.6, 0.9, 0.8, 0.9, 0.95, 0.99])  # one per fit, in the walk's (ascending) order
+    monkeypatch.setattr("pipeline.classification.metrics.classification_metrics",
+                        lambda *args: {"accuracy": next(scores)})
+    config = ModelConfig(baseline_min_df=1, baseline_max_ngram=1, baseline_max_ngram_grid=(), logreg_c=1.0,
+                         logreg_c_grid=grid)
+    _, selected, candidates = search_baseline("tfidf_logreg", config, 2, "accuracy", _order_matters(100, 0),
+                                              _order_matters(50, 1))
+    assert [c["logreg_c"] for c in candidates] == [0.1, 1.0, 10.0, 100.0]
+    assert [c["valid_accuracy"] for c in candidates] == [0.6, 0.9, 0.8, 0.9]
+    assert selected == {"baseline_max_ngram": 1, "logreg_c": 1.0}
+
+
 def test_without_validation_rows_the_configured_values_are_used():
     from pipeline.classification.training import search_baseline
 
