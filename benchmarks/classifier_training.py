@@ -3,7 +3,7 @@ rnnflow's LSTM fed as before (every batch padded to the split's max_len) and as 
 feeds it now (length-bucketed batches, each cut to its own longest row).
 
     .venv/bin/python benchmarks/classifier_training.py [--features data/processed/features/<key>]
-        [--repeats 1] [--lecture-batch-sizes 64,256] [--variants lectures,padded,bucketed]
+        [--repeats 1] [--lecture-batch-sizes 64,256] [--batch-size N] [--variants lectures,padded,bucketed]
 
 ``--features`` is the features folder of a ``rnnflow run nsmc --source ../shared/corpora/nsmc``
 (MeCab tokens, vocabulary fit on train, max_len at the 95th percentile); without it, the newest
@@ -11,9 +11,9 @@ NSMC features folder under ``data/processed/features``.
 
 The lectures' recipe (notebook 16, NSMC LSTM): ``Sequential([Embedding(vocab, 100), LSTM(128),
 Dense(1, sigmoid)])``, ids pre-padded and cut to 30 tokens with ``pad_sequences``, rmsprop, no mask,
-no validation pass, batch 64 in the notebook (also timed at rnnflow's 256). rnnflow's variants
-are the pipeline's own ``lstm`` builder (embedding 100, LSTM 128, masking, dropout) with Adam at
-batch 256, as in ``pipeline/configs/nsmc.yaml``. Each variant trains one epoch on the whole train
+no validation pass, batch 64 in the notebook (also timed at 256). rnnflow's variants are the
+pipeline's own ``lstm`` builder (embedding 100, LSTM 128, masking, dropout) with Adam at the batch
+size of ``pipeline/configs/nsmc.yaml`` (``--batch-size`` times another). Each variant trains one epoch on the whole train
 split; the clock starts after the first 5 batches (tracing and warm-up) and stops at the epoch's
 end. Prints one line per measurement and a JSON summary of medians and ratios.
 """
@@ -112,12 +112,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--lecture-batch-sizes", default="64,256")
     parser.add_argument("--variants", default="lectures,padded,bucketed")
+    parser.add_argument("--batch-size", type=int, help="rnnflow's batch size (default: nsmc.yaml's)")
     args = parser.parse_args()
 
     import keras
     import tensorflow as tf
 
+    from pipeline.config import load_config
     from pipeline.fitting import length_bucketed_dataset
+
+    batch = args.batch_size or load_config("nsmc").train.batch_size
 
     features = args.features or newest_nsmc_features()
     with np.load(features / "features.npz") as arrays:
@@ -147,13 +151,13 @@ def main() -> None:
     if "padded" in variants:
         measure("rnnflow padded", lambda: rnnflow_model(vocab_size),
                 lambda seed: tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed)
-                .batch(256).prefetch(tf.data.AUTOTUNE), len(y), 256)
+                .batch(batch).prefetch(tf.data.AUTOTUNE), len(y), batch)
     if "bucketed" in variants:
         measure("rnnflow bucketed", lambda: rnnflow_model(vocab_size),
-                lambda seed: length_bucketed_dataset((x,), y, 256, np.random.default_rng(seed)), len(y), 256)
+                lambda seed: length_bucketed_dataset((x,), y, batch, np.random.default_rng(seed)), len(y), batch)
 
     medians = {name: round(statistics.median(rates), 1) for name, rates in runs.items()}
-    summary = {"features": str(features), "rows": len(y), "repeats": args.repeats,
+    summary = {"features": str(features), "rows": len(y), "repeats": args.repeats, "rnnflow_batch_size": batch,
                "samples_per_second": medians}
     if "rnnflow bucketed" in medians:
         summary["ratios"] = {f"bucketed / {name}": round(medians["rnnflow bucketed"] / rate, 2)
