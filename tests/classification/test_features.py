@@ -1,10 +1,13 @@
+from pathlib import Path
+
 import numpy as np
 
 from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
-from pipeline.classification.features import VOCAB_FILE
+from pipeline.classification.features import SUBWORD_FILE, VOCAB_FILE
 from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE
 from pipeline.stages.preprocess import run_preprocess
+from pipeline.text.subword import SubwordModel
 from pipeline.text.vocab import Vocabulary
 
 
@@ -29,7 +32,10 @@ def test_vocabulary_is_fit_on_train_only_and_ids_are_right_padded(small_config):
     from pipeline.text.processor import TextProcessor
 
     processor = TextProcessor.from_config(small_config.text)
-    train_tokens = {t for text in table.loc[table.split == "train", "text"] for t in processor.tokens(text)}
+    pieces = (SubwordModel((Path(prepared.features_dir) / SUBWORD_FILE).read_bytes()).pieces
+              if small_config.text.subword_vocab_size else None)  # the model's tokens are the words' pieces
+    train_tokens = {t for text in table.loc[table.split == "train", "text"]
+                    for t in (pieces(processor.tokens(text)) if pieces else processor.tokens(text))}
     assert set(vocab.tokens[2:]) <= train_tokens
     spec = read_json(f"{prepared.features_dir}/{TEXT_SPEC_FILE}")
     assert spec["processor"]["tokenizer"]["name"] == "mecab" and spec["max_len"] == prepared.max_len
