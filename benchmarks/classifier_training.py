@@ -13,9 +13,9 @@ The lectures' recipe (notebook 16, NSMC LSTM): ``Sequential([Embedding(vocab, 10
 Dense(1, sigmoid)])``, ids pre-padded and cut to 30 tokens with ``pad_sequences``, rmsprop, no mask,
 no validation pass, batch 64 in the notebook (also timed at 256). rnnflow's variants are the
 pipeline's own ``lstm`` builder (embedding 100, LSTM 128, masking, dropout) with Adam at the batch
-size of ``pipeline/configs/nsmc.yaml`` (``--batch-size`` times another). Each variant trains one epoch on the whole train
-split; the clock starts after the first 5 batches (tracing and warm-up) and stops at the epoch's
-end. Prints one line per measurement and a JSON summary of medians and ratios.
+size of ``pipeline/configs/nsmc.yaml`` (``--batch-size`` times another). Each variant trains one
+epoch on the whole train split; the clock starts after the first 5 batches (tracing and warm-up)
+and stops at the epoch's end. Prints one line per measurement and a JSON summary of medians and ratios.
 """
 
 from __future__ import annotations
