@@ -90,7 +90,7 @@ def search_baseline(arch: str, model_config, num_classes: int, metric: str, trai
     vectorizer is fit once per n-gram length. The values are walked in ascending order and the walk
     stops GRID_PATIENCE values past the n-gram length's best: the score rises to one peak and falls
     (too much, then too little regularization), so a wide grid costs little where the peak is early
-    (NSMC: C about 4) and still reaches it where it is late (R52's 52 topics: C in the hundreds).
+    and still reaches it where it is late (R52's 52 topics: C 300).
     Without validation rows: the configured values. TF-IDF baselines are the bar a neural model has
     to clear, so they get the same fair chance.
     """
