@@ -111,3 +111,21 @@ def test_an_attention_model_on_pieces_shows_attention_over_words(piece_features,
     assert all(len(row) > 0 for row in shown) and any("▁" not in "".join(row) and len(row) > 1 for row in shown)
     for pairs in attention:
         assert sum(weight for _, weight in pairs) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_attention_heatmap_of_a_piece_model_shows_words(piece_features):
+    """Evaluation's attention examples (the heatmap's rows) join pieces into words as serving does."""
+    from models.registry import build_classifier
+    from pipeline.classification.evaluation import attention_examples
+
+    config, prepared, words = piece_features
+    model = build_classifier("bilstm_attention", config.model, prepared.vocab_size, prepared.num_classes)
+    spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
+    with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
+        y_test = arrays["y_test"]
+    examples = attention_examples(model, prepared, spec, y_test)
+    word_rows = [row.split() for row in split_tokens(words.features_dir, "test")]
+    assert examples
+    for example in examples:
+        assert example["tokens"] == word_rows[example["test_row"]][:len(example["tokens"])]
+        assert sum(example["weights"]) == pytest.approx(1.0, abs=1e-3)
