@@ -36,8 +36,9 @@ class ModelConfig(FrozenConfig):
     # ... and their choice on the validation split: every n-gram length, with the regularization
     # values of the model's grid plus the single value above (an empty grid: the values above only),
     # walked upwards until two values in a row bring no better score. The best value moves with the
-    # corpus: R52's 52 topics over 5,879 train texts want little regularization (unigram logistic
-    # regression, validation accuracy 0.8928 at C 1, 0.9449 at 10, 0.9571 at 300).
+    # corpus: NSMC (2 classes, 131,514 train texts, 1-3-grams) peaks at C 4-8, R52 (52 topics, 5,879
+    # train texts) wants little regularization (unigrams: validation accuracy 0.8928 at C 1, 0.9449
+    # at 10, 0.9571 at 300).
     baseline_max_ngram_grid: tuple[Annotated[int, Field(ge=1)], ...] = (1, 2, 3)
     logreg_c_grid: tuple[Annotated[float, Field(gt=0)], ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 32.0, 128.0, 512.0)
     nb_alpha_grid: tuple[Annotated[float, Field(gt=0)], ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
