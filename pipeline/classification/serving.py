@@ -63,21 +63,22 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         spec = read_json(context.artifacts["text_spec"])
         text_config = TextConfig.model_validate(spec["text_config"])
         self.processor = TextProcessor.from_config(text_config)
-        # The serving machine's cores, not the training's text.workers; a few workers keep the gain
-        # without a tokenizer (or a konlpy JVM) per core of a large server.
-        self.tokenizer_pool = TokenizerPool(text_config, workers=min(SERVING_TOKENIZER_WORKERS, default_workers()))
-        trained_with = spec["processor"]["tokenizer"]
-        serving_with = self.processor.tokenizer.identity()
-        if trained_with != serving_with:
-            log.warning("tokenizer differs from training: trained with %s, serving with %s",
-                        trained_with, serving_with)
-        self.vocab = Vocabulary.from_dict(read_json(context.artifacts["vocab"]))
         # Trained on subword pieces (text.subword_vocab_size): the tokenizer's words are split alike.
         self.subwords = None
         if "subwords" in context.artifacts:
             from pipeline.text.subword import SubwordModel
 
             self.subwords = SubwordModel(Path(context.artifacts["subwords"]).read_bytes())
+        # The serving machine's cores, not the training's text.workers; a few workers keep the gain
+        # without a tokenizer (or a konlpy JVM) per core of a large server. They split pieces too.
+        self.tokenizer_pool = TokenizerPool(text_config, workers=min(SERVING_TOKENIZER_WORKERS, default_workers()),
+                                            subwords=self.subwords.model_bytes if self.subwords else None)
+        trained_with = spec["processor"]["tokenizer"]
+        serving_with = self.processor.tokenizer.identity()
+        if trained_with != serving_with:
+            log.warning("tokenizer differs from training: trained with %s, serving with %s",
+                        trained_with, serving_with)
+        self.vocab = Vocabulary.from_dict(read_json(context.artifacts["vocab"]))
         self.max_len = int(spec["max_len"])
         self.truncate_from = spec["text_config"]["truncate_from"]
         self.label_names = list(spec["label_names"])
@@ -166,11 +167,10 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         large request is tokenized by a pool of processes while the caller runs the model on the
         chunks already done; a small one here (no start-up, no pickling)."""
         if len(texts) < PARALLEL_FROM or self.tokenizer_pool.workers < 2:
-            chunks = iter([[self.processor.tokens(text) for text in texts]])
-        else:
-            chunks = self.tokenizer_pool.chunks(texts, max(500, -(-len(texts) // 8)))
-        for chunk in chunks:
-            yield chunk if self.subwords is None else [self.subwords.pieces(tokens) for tokens in chunk]
+            tokens = [self.processor.tokens(text) for text in texts]
+            yield tokens if self.subwords is None else [self.subwords.pieces(row) for row in tokens]
+        else:  # the pool's workers split the pieces
+            yield from self.tokenizer_pool.chunks(texts, max(500, -(-len(texts) // 8)))
 
     def tokens(self, texts: Sequence[str]) -> list[list[str]]:
         return [tokens for chunk in self.token_chunks(texts) for tokens in chunk]

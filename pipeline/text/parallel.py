@@ -32,12 +32,17 @@ from pipeline.text.processor import TextProcessor
 log = logging.getLogger(__name__)
 
 _worker_processor: TextProcessor | None = None
+_worker_subwords = None  # a SubwordModel when the tokens are split into pieces (TokenizerPool's subwords)
 
 
-def _init_worker(text_config: dict) -> None:
-    global _worker_processor
+def _init_worker(text_config: dict, subword_model: bytes | None = None) -> None:
+    global _worker_processor, _worker_subwords
     _exit_with_parent()
     _worker_processor = TextProcessor.from_config(TextConfig.model_validate(text_config))
+    if subword_model is not None:
+        from pipeline.text.subword import SubwordModel
+
+        _worker_subwords = SubwordModel(subword_model)
 
 
 def _exit_with_parent(poll_seconds: float = 0.5) -> None:
@@ -60,7 +65,10 @@ def _exit_with_parent(poll_seconds: float = 0.5) -> None:
 
 
 def _tokenize_chunk(texts: Sequence[str]) -> list[str]:
-    return _worker_processor.joined_tokens(texts)
+    joined = _worker_processor.joined_tokens(texts)
+    if _worker_subwords is None:
+        return joined
+    return [" ".join(_worker_subwords.pieces(line.split(" ") if line else [])) for line in joined]
 
 
 @contextlib.contextmanager
@@ -152,11 +160,13 @@ class TokenizerPool:
     """Standing tokenizer processes for a loaded model: started on the first large batch, reused by
     every later one. ``chunks`` yields each chunk's tokens in order as soon as it is ready, so the
     caller runs the model on one chunk while the workers tokenize the next (MeCab holds the GIL:
-    threads would not help)."""
+    threads would not help). With ``subwords`` (a sentencepiece model's bytes) the workers also split
+    the tokens into pieces, so that work overlaps the model too."""
 
-    def __init__(self, config: TextConfig, workers: int | None = None):
+    def __init__(self, config: TextConfig, workers: int | None = None, subwords: bytes | None = None):
         self.config = config
         self.workers = workers or config.workers or default_workers()
+        self.subwords = subwords
         self._pool: ProcessPoolExecutor | None = None
 
     def chunks(self, texts: Sequence[str], chunk_size: int):
@@ -164,7 +174,7 @@ class TokenizerPool:
             context = multiprocessing.get_context("spawn")
             with _spawn_anywhere():
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
-                                                 initargs=(self.config.model_dump(mode="json"),))
+                                                 initargs=(self.config.model_dump(mode="json"), self.subwords))
                 # A spawn pool starts workers on demand, at a submit that finds none idle: one busy
                 # task per worker starts them all now, inside the context, not at a later request.
                 for started in [self._pool.submit(time.sleep, 0.2) for _ in range(self.workers)]:
