@@ -169,12 +169,20 @@ class TokenizerPool:
         self.subwords = subwords
         self._pool: ProcessPoolExecutor | None = None
 
+    @property
+    def worker_args(self) -> tuple:
+        """``_init_worker``'s arguments. Without pieces, only the config, as before pieces: a process
+        that imported this checkout and loads a model logged earlier spawns workers running the
+        model's own (older) copy of this module, whose ``_init_worker`` takes the config alone."""
+        config = self.config.model_dump(mode="json")
+        return (config,) if self.subwords is None else (config, self.subwords)
+
     def chunks(self, texts: Sequence[str], chunk_size: int):
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
             with _spawn_anywhere():
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
-                                                 initargs=(self.config.model_dump(mode="json"), self.subwords))
+                                                 initargs=self.worker_args)
                 # A spawn pool starts workers on demand, at a submit that finds none idle: one busy
                 # task per worker starts them all now, inside the context, not at a later request.
                 for started in [self._pool.submit(time.sleep, 0.2) for _ in range(self.workers)]:

@@ -77,3 +77,11 @@ def test_a_standing_pool_streams_chunks_in_order_and_is_reused():
         assert pool._pool is first  # the workers stay up between requests
     finally:
         pool.close()
+
+
+def test_a_pool_for_words_starts_its_workers_as_models_logged_before_pieces_expect():
+    """A loaded model's workers may run the model's own older copy of this module, whose initializer
+    takes the text config alone: a word-level pool must pass just that."""
+    config = TextConfig(tokenizer="mecab")
+    assert TokenizerPool(config).worker_args == (config.model_dump(mode="json"),)
+    assert TokenizerPool(config, subwords=b"model").worker_args == (config.model_dump(mode="json"), b"model")
