@@ -3,7 +3,8 @@ rnnflow's LSTM fed as before (every batch padded to the split's max_len) and as 
 feeds it now (length-bucketed batches, each cut to its own longest row).
 
     .venv/bin/python benchmarks/classifier_training.py [--features data/processed/features/<key>]
-        [--repeats 1] [--lecture-batch-sizes 64,256] [--batch-size N] [--variants lectures,padded,bucketed]
+        [--repeats 1] [--lecture-batch-sizes 64,256] [--batch-size N]
+        [--variants lectures,padded,bucketed,bucketed-mixed]
 
 ``--features`` is the features folder of a ``rnnflow run nsmc --source ../shared/corpora/nsmc``
 (MeCab tokens, vocabulary fit on train, max_len at the 95th percentile); without it, the newest
@@ -15,7 +16,10 @@ no validation pass, batch 64 in the notebook (also timed at 256). rnnflow's vari
 pipeline's own ``lstm`` builder (embedding 100, LSTM 128, masking, dropout) with Adam at the batch
 size of ``pipeline/configs/nsmc.yaml`` (``--batch-size`` times another). Each variant trains one
 epoch on the whole train split; the clock starts after the first 5 batches (tracing and warm-up)
-and stops at the epoch's end. Prints one line per measurement and a JSON summary of medians and ratios.
+and stops at the epoch's end. ``bucketed-mixed`` is ``bucketed`` under the policy that
+``train.mixed_precision: true`` picks on this machine (bfloat16 on a CPU with AMX or AVX512-BF16).
+Repeats are interleaved (every variant once, then again), so that a machine whose speed drifts
+slows every variant alike. Prints one line per measurement and a JSON summary of medians and ratios.
 """
 
 from __future__ import annotations
@@ -77,18 +81,21 @@ def lecture_model(vocab_size: int):
     return model
 
 
-def rnnflow_model(vocab_size: int):
+def rnnflow_model(vocab_size: int, mixed_precision: bool = False):
     import keras
 
     from models.config import ModelConfig
     from models.registry import build_classifier
     from models.text_classifier import loss_for
+    from pipeline.devices import set_precision
     from pipeline.fitting import JIT_COMPILE
 
+    set_precision(mixed_precision)
     config = ModelConfig(embedding_dim=100, units=128, dropout_rate=0.3)
     model = build_classifier("lstm", config, vocab_size, 2)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(2), metrics=["accuracy"],
                   jit_compile=JIT_COMPILE)
+    set_precision(False)
     return model
 
 
@@ -119,6 +126,7 @@ def main() -> None:
     import tensorflow as tf
 
     from pipeline.config import load_config
+    from pipeline.devices import cpu_flags, mixed_policy
     from pipeline.fitting import length_bucketed_dataset
 
     batch = args.batch_size or load_config("nsmc").train.batch_size
@@ -133,37 +141,43 @@ def main() -> None:
     variants = args.variants.split(",")
     runs: dict[str, list[float]] = {}
 
-    def measure(name: str, make_model, make_data, rows: int, batch_size: int) -> None:
-        for repeat in range(args.repeats):
-            keras.utils.set_random_seed(repeat)
-            rate, seconds = samples_per_second(make_model(), make_data(repeat), rows, batch_size)
-            runs.setdefault(name, []).append(rate)
-            print(f"{name:24s} repeat {repeat}: {rate:8,.0f} samples/s ({seconds:.1f} s timed)", flush=True)
-
+    measurements = []  # (name, make_model, make_data(seed), rows, batch_size)
     if "lectures" in variants:
         short = lecture_ids(x)
         labels = y.astype(np.float32)
         for batch_size in [int(size) for size in args.lecture_batch_sizes.split(",")]:
-            measure(f"lectures batch {batch_size}", lambda: lecture_model(vocab_size),
-                    lambda seed, b=batch_size: tf.data.Dataset.from_tensor_slices((short, labels))
-                    .shuffle(len(labels), seed=seed).batch(b).prefetch(tf.data.AUTOTUNE),
-                    len(labels), batch_size)
+            measurements.append((f"lectures batch {batch_size}", lambda: lecture_model(vocab_size),
+                                 lambda seed, b=batch_size: tf.data.Dataset.from_tensor_slices((short, labels))
+                                 .shuffle(len(labels), seed=seed).batch(b).prefetch(tf.data.AUTOTUNE),
+                                 len(labels), batch_size))
     if "padded" in variants:
-        measure("rnnflow padded", lambda: rnnflow_model(vocab_size),
-                lambda seed: tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed)
-                .batch(batch).prefetch(tf.data.AUTOTUNE), len(y), batch)
+        measurements.append(("rnnflow padded", lambda: rnnflow_model(vocab_size),
+                             lambda seed: tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed)
+                             .batch(batch).prefetch(tf.data.AUTOTUNE), len(y), batch))
+    bucketed = lambda seed: length_bucketed_dataset((x,), y, batch, np.random.default_rng(seed))  # noqa: E731
     if "bucketed" in variants:
-        measure("rnnflow bucketed", lambda: rnnflow_model(vocab_size),
-                lambda seed: length_bucketed_dataset((x,), y, batch, np.random.default_rng(seed)), len(y), batch)
+        measurements.append(("rnnflow bucketed", lambda: rnnflow_model(vocab_size), bucketed, len(y), batch))
+    if "bucketed-mixed" in variants:
+        policy = mixed_policy(bool(tf.config.list_logical_devices("GPU")), cpu_flags())
+        measurements.append((f"rnnflow bucketed {policy}", lambda: rnnflow_model(vocab_size, mixed_precision=True),
+                             bucketed, len(y), batch))
+
+    for repeat in range(args.repeats):
+        for name, make_model, make_data, rows, batch_size in measurements:
+            keras.utils.set_random_seed(repeat)
+            rate, seconds = samples_per_second(make_model(), make_data(repeat), rows, batch_size)
+            runs.setdefault(name, []).append(rate)
+            print(f"{name:32s} repeat {repeat}: {rate:8,.0f} samples/s ({seconds:.1f} s timed)", flush=True)
 
     medians = {name: round(statistics.median(rates), 1) for name, rates in runs.items()}
     summary = {"features": str(features), "rows": len(y), "repeats": args.repeats, "rnnflow_batch_size": batch,
                "samples_per_second": medians}
-    if "rnnflow bucketed" in medians:
-        summary["ratios"] = {f"bucketed / {name}": round(medians["rnnflow bucketed"] / rate, 2)
-                             for name, rate in medians.items() if name != "rnnflow bucketed"}
-        for name, ratio in summary["ratios"].items():
-            print(f"  {name}: {ratio}x")
+    lectures = {name: rate for name, rate in medians.items() if name.startswith("lectures")}
+    summary["ratios"] = {f"{name.removeprefix('rnnflow ')} / {base}": round(rate / base_rate, 2)
+                         for name, rate in medians.items() if name.startswith("rnnflow bucketed")
+                         for base, base_rate in lectures.items()}
+    for name, ratio in summary["ratios"].items():
+        print(f"  {name}: {ratio}x")
     print(json.dumps(summary))
 
 

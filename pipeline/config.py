@@ -102,7 +102,8 @@ class TrainConfig(FrozenConfig):
     # epochs' weights, ending at the epoch with the best validation loss (1: that epoch's alone).
     average_checkpoints: int = Field(1, ge=1)
     seed: int = 42
-    # float16 compute with float32 weights on GPUs that support it (outputs stay float32).
+    # 16-bit compute with float32 weights (outputs stay float32): float16 on a GPU, bfloat16 on a
+    # CPU with AMX / AVX512-BF16, float32 where neither is native (pipeline.devices.mixed_policy).
     mixed_precision: bool = False
     # Classification with two models or more: the subset of the run's models whose averaged
     # probabilities score best on the validation split also competes, as one model (`ensemble`).

@@ -7,6 +7,7 @@ strategy on CPU or one GPU, ``MirroredStrategy`` over several, mixed precision w
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +22,46 @@ def training_strategy():
     return tf.distribute.get_strategy(), ("one GPU" if gpus else "CPU")
 
 
+# CPU flags (Linux /proc/cpuinfo) that run bfloat16 matrix products natively: Intel AMX and
+# AVX512-BF16 (Cooper Lake, Sapphire Rapids and later; AMD Zen 4 and later).
+BFLOAT16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The first CPU's feature flags; empty where there is no /proc/cpuinfo (macOS, Windows)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def mixed_policy(has_gpu: bool, flags: set[str]) -> str:
+    """The mixed Keras policy these devices run faster, or float32 when they have none: float16 on
+    a GPU, bfloat16 on a CPU with bfloat16 units (TensorFlow's mixed-precision guide: "more than 2
+    times on latest Intel CPUs"). float16 on a CPU, or bfloat16 without those units, is emulated:
+    slower than float32, so a config that asks for mixed precision trains in float32 there."""
+    if has_gpu:
+        return "mixed_float16"
+    if flags & BFLOAT16_CPU_FLAGS:
+        return "mixed_bfloat16"
+    return "float32"
+
+
 def set_precision(mixed: bool) -> str:
     """Keras' global dtype policy; output layers stay float32 (they set their dtype themselves)."""
     import keras
+    import tensorflow as tf
 
-    policy = "mixed_float16" if mixed else "float32"
+    policy = "float32"
+    if mixed:
+        policy = mixed_policy(bool(tf.config.list_logical_devices("GPU")), cpu_flags())
+        if policy == "float32":
+            log.warning("train.mixed_precision: no GPU, and this CPU has no bfloat16 instructions (%s): "
+                        "training in float32", ", ".join(sorted(BFLOAT16_CPU_FLAGS)))
     keras.mixed_precision.set_global_policy(policy)
     return policy
 

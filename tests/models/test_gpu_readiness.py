@@ -1,11 +1,11 @@
 """Every recurrent layer can run on cuDNN and models build under mixed precision (queue routing: tests/dags)."""
 
-
+import pytest
 from keras import layers
 
 from models.config import ModelConfig
 from models.registry import build_classifier, build_translator
-from pipeline.devices import cudnn_problems
+from pipeline.devices import cpu_flags, cudnn_problems, mixed_policy, set_precision
 from pipeline.text.vocab import pad_ids
 
 CONFIG = ModelConfig(embedding_dim=8, units=4, conv_filters=4, attention_units=4)
@@ -38,14 +38,51 @@ def test_padding_is_on_the_right():
     assert ids.tolist() == [[5, 6, 0, 0], [7, 0, 0, 0]]
 
 
-def test_models_build_under_mixed_precision_with_float32_outputs():
-    from pipeline.devices import set_precision
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_models_build_under_mixed_precision_with_float32_outputs(policy):
+    import keras
 
     try:
-        assert set_precision(True) == "mixed_float16"
+        keras.mixed_precision.set_global_policy(policy)
         model = build_classifier("bilstm_attention", CONFIG, 30, 3)
         assert model.output.dtype == "float32"
+        assert model.get_layer("embedding").compute_dtype == policy.removeprefix("mixed_")
         translator = build_translator("seq2seq_bahdanau", CONFIG, 30, 40)
         assert translator.output.dtype == "float32"
+    finally:
+        set_precision(False)
+
+
+@pytest.mark.parametrize(("has_gpu", "flags", "policy"), [
+    (True, set(), "mixed_float16"),
+    (True, {"amx_bf16"}, "mixed_float16"),
+    (False, {"avx2", "amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+    (False, {"avx512f", "avx512_bf16"}, "mixed_bfloat16"),
+    # float16 on a CPU, or bfloat16 without its units, is emulated and slower than float32.
+    (False, {"avx2", "avx512f", "avx512_fp16"}, "float32"),
+    (False, set(), "float32"),
+])
+def test_mixed_precision_takes_the_type_the_devices_run_natively(has_gpu, flags, policy):
+    assert mixed_policy(has_gpu, flags) == policy
+
+
+def test_cpu_flags_are_read_from_the_first_processor(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu avx2 amx_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "amx_bf16"}
+    assert cpu_flags(tmp_path / "absent") == set()
+
+
+def test_asking_for_mixed_precision_without_fast_units_trains_in_float32(monkeypatch, caplog):
+    import keras
+
+    import pipeline.devices
+
+    monkeypatch.setattr(pipeline.devices, "cpu_flags", lambda: {"avx2"})
+    try:
+        assert set_precision(True) == "float32"
+        assert keras.mixed_precision.global_policy().name == "float32"
+        assert "no bfloat16 instructions" in caplog.text
     finally:
         set_precision(False)
