@@ -124,17 +124,25 @@ def length_bucketed_dataset(inputs: tuple[np.ndarray, ...], target: np.ndarray, 
 
 @contextlib.contextmanager
 def device_scope(config: PipelineConfig):
-    """Build and compile inside the strategy the worker's devices call for; record it on the run."""
+    """Build and compile inside the strategy the worker's devices call for; record it on the run.
+
+    Layers take the dtype policy when they are built, so the global policy goes back to what it was
+    afterwards: whatever the same process builds next (a dag.test run's later tasks) is not mixed."""
+    import keras
     import mlflow
 
     from pipeline.devices import set_precision, training_strategy
 
     strategy, devices = training_strategy()
+    previous = keras.mixed_precision.global_policy()
     policy = set_precision(config.train.mixed_precision)
     mlflow.set_tags({DEVICES_TAG: devices, PRECISION_TAG: policy})
     log.info("training on %s with %s precision", devices, policy)
-    with strategy.scope():
-        yield
+    try:
+        with strategy.scope():
+            yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def learning_rate_schedule(config: PipelineConfig, monitor: str) -> list:

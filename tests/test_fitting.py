@@ -196,3 +196,25 @@ def test_checkpoint_averaging_leaves_the_mean_of_the_epochs_ending_at_the_best(t
     for got, want, last in zip(model.get_weights(), expected, seen[3][1]):
         np.testing.assert_allclose(got, want, rtol=1e-6)
         assert not np.allclose(got, last)
+
+
+def test_the_device_scope_builds_in_the_mixed_policy_records_it_and_restores_the_global_one(tmp_path, mlflow_store,
+                                                                                            monkeypatch):
+    import keras
+    import mlflow
+
+    import pipeline.devices
+    from pipeline.config import load_config
+    from pipeline.fitting import device_scope
+    from pipeline.names import PRECISION_TAG
+
+    monkeypatch.setattr(pipeline.devices, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    config = load_config("nsmc", {"data_root": str(tmp_path / "data"), "train.mixed_precision": True})
+    mlflow.set_experiment("precision-test")
+    with mlflow.start_run() as run:
+        with device_scope(config):
+            layer = keras.layers.Dense(2)
+    assert layer.dtype_policy.name == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert keras.layers.Dense(2).dtype_policy.name == "float32"
+    assert mlflow.get_run(run.info.run_id).data.tags[PRECISION_TAG] == "mixed_bfloat16"

@@ -86,3 +86,31 @@ def test_asking_for_mixed_precision_without_fast_units_trains_in_float32(monkeyp
         assert "no bfloat16 instructions" in caplog.text
     finally:
         set_precision(False)
+
+
+@pytest.mark.parametrize("name", ["bilstm_attention", "seq2seq_bahdanau"])
+def test_a_model_trained_in_mixed_precision_loads_in_float32_with_its_weights(tmp_path, name):
+    import keras
+    import numpy as np
+
+    from models.registry import family_of
+    from models.saving import load_keras_model
+
+    try:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        if family_of(name) == "classifiers":
+            model = build_classifier(name, CONFIG, 30, 3)
+        else:
+            model = build_translator(name, CONFIG, 30, 40)
+    finally:
+        set_precision(False)
+    model.save(tmp_path / "model.keras")
+    loaded = load_keras_model(tmp_path / "model.keras")
+    policies = {layer.dtype_policy.name for layer in loaded._flatten_layers(include_self=False)}
+    assert policies == {"float32"}
+    for saved, restored in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, restored)
+    ids = np.array([[3, 4, 5, 0], [6, 0, 0, 0]], dtype="int32")
+    inputs = ids if family_of(name) == "classifiers" else [ids, ids]
+    # The same function up to bfloat16's rounding of the mixed model's activations.
+    np.testing.assert_allclose(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), atol=0.02)
