@@ -151,7 +151,8 @@ class TuneConfig(FrozenConfig):
     model: str | None = None
     # No trial starts this many minutes after the search's first one (None: no time limit).
     timeout_minutes: float | None = Field(None, gt=0)
-    # Trials at once (Airflow runs at most this many of the mapped trial tasks together).
+    # Trials at once (Airflow runs at most this many of the mapped trial tasks together). Read when
+    # the DAG file is parsed: set in the pipeline file, never by a run's overrides.
     parallel: int = Field(1, ge=1)
     # Epochs of one trial (None: train.epochs); early stopping and the pruner may stop it sooner.
     epochs: int | None = Field(None, ge=1)
@@ -531,8 +532,23 @@ def load_config(pipeline: str | Path, overrides: dict[str, Any] | list[str] | No
         raise ConfigError(f"config {path}: pipeline: {data['pipeline']!r} must be the file's name, {path.stem!r}")
     if isinstance(overrides, list):
         overrides = dict(parse_override(item) for item in overrides)
+    fixed = sorted(key for key, value in (overrides or {}).items() if _sets_dag_file_field(key, value))
+    if fixed:
+        raise ConfigError(f"{', '.join(fixed)}: read when the DAG file is parsed, so a run's overrides cannot change "
+                          f"it; set it in {path}")
     data = apply_overrides(switch_reader(data, overrides or {}), overrides or {})
     return validate_config(data, origin=str(path))
+
+
+def _sets_dag_file_field(key: str, value: Any) -> bool:
+    """Whether the override ``key=value`` sets one of ``names.DAG_FILE_FIELDS``, as ``tune.parallel=2``
+    or as ``tune={parallel: 2}``."""
+    for field in names.DAG_FILE_FIELDS:
+        if key == field or key.startswith(field + "."):
+            return True
+        if field.startswith(key + ".") and isinstance(value, dict) and field[len(key) + 1:].split(".")[0] in value:
+            return True
+    return False
 
 
 def switch_reader(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

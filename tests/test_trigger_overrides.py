@@ -24,10 +24,21 @@ def _check(params: dict) -> None:
 @pytest.mark.parametrize("item", ["tracking.tracking_uri=http://elsewhere:5000", "data_root=/tmp/anywhere",
                                   "registry.model_name=other", "corpus.sha256={ratings_train.txt: abc}",
                                   "corpus.urls={ratings_train.txt: http://evil/x}", "batch.outbox=/etc",
-                                  "dag.schedule=null", "tracking.experiment=x", "tune.storage=postgresql://evil/db"])
+                                  "tracking.experiment=x", "tune.storage=postgresql://evil/db"])
 def test_a_trigger_cannot_redirect_a_run(untrusted, item):
     field = item.split("=")[0]
     with pytest.raises(ConfigError, match=rf"DAG params may not set \['{field}'\]"):
+        _check({"overrides": [item]})
+
+
+@pytest.mark.parametrize("item", ["dag.schedule=null", "dag={tags: [x]}", "tune.parallel=4", "tune={trials: 4, parallel: 4}"])
+@pytest.mark.parametrize("trusted", [False, True])
+def test_fields_read_when_the_dag_file_is_parsed_are_not_overridden_by_a_run(monkeypatch, item, trusted):
+    """A trigger's or the CLI's override of them would change nothing (the DAG is parsed from the
+    pipeline file): one error that names the field and the file instead."""
+    monkeypatch.setenv(TRUSTED_OVERRIDES_ENV, "1") if trusted else monkeypatch.delenv(TRUSTED_OVERRIDES_ENV, raising=False)
+    field = item.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"^{field}: read when the DAG file is parsed.*set it in .*nsmc\.yaml$"):
         _check({"overrides": [item]})
 
 
