@@ -98,9 +98,10 @@ TRIGGER_OVERRIDE_PREFIXES = ("text.", "target_text.", "model.", "train.", "decod
                              "tune.", "registry.metric", "registry.alpha", "registry.min_improvement")
 TRIGGER_REFUSED_FIELDS = ("corpus.urls", "corpus.sha256", "tune.storage")
 TRIGGER_PATH_FIELDS = ("corpus.source", "corpus.test_source")
-# Fields read when the DAG file is parsed (the DAG's id, schedule and tags; how many search trials
-# Airflow runs at once): a run's overrides, from a trigger or `rnnflow run --set`, would change
-# nothing, so they are refused. They are set in the pipeline file.
-DAG_FILE_FIELDS = ("dag", "tune.parallel")
+# Fields read when the DAG file is parsed (the DAG's id, schedule and tags; whether there is a batch
+# DAG and its schedule; how many search trials Airflow runs at once): a run's overrides, from a
+# trigger or `rnnflow run --set`, would change nothing, so they are refused. They are set in the
+# pipeline file.
+DAG_FILE_FIELDS = ("dag", "batch.enabled", "batch.schedule", "tune.parallel")
 TRUSTED_OVERRIDES_ENV = "RNNFLOW_TRUSTED_OVERRIDES"
 SOURCE_ROOTS_ENV = "RNNFLOW_SOURCE_ROOTS"  # folders a trigger's corpus.source may read, besides data_root

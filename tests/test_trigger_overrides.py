@@ -31,7 +31,8 @@ def test_a_trigger_cannot_redirect_a_run(untrusted, item):
         _check({"overrides": [item]})
 
 
-@pytest.mark.parametrize("item", ["dag.schedule=null", "dag={tags: [x]}", "tune.parallel=4", "tune={trials: 4, parallel: 4}"])
+@pytest.mark.parametrize("item", ["dag.schedule=null", "dag={tags: [x]}", "batch.schedule='@daily'", "batch.enabled=false",
+                                  "tune.parallel=4", "tune={trials: 4, parallel: 4}"])
 @pytest.mark.parametrize("trusted", [False, True])
 def test_fields_read_when_the_dag_file_is_parsed_are_not_overridden_by_a_run(monkeypatch, item, trusted):
     """A trigger's or the CLI's override of them would change nothing (the DAG is parsed from the
