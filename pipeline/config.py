@@ -534,8 +534,9 @@ def load_config(pipeline: str | Path, overrides: dict[str, Any] | list[str] | No
         overrides = dict(parse_override(item) for item in overrides)
     fixed = sorted(key for key, value in (overrides or {}).items() if _sets_dag_file_field(key, value))
     if fixed:
+        these = "this field" if len(fixed) == 1 else "these fields"
         raise ConfigError(f"{', '.join(fixed)}: read when the DAG file is parsed, so a run's overrides cannot change "
-                          f"it; set it in {path}")
+                          f"{these}; set {'it' if len(fixed) == 1 else 'them'} in {path}")
     data = apply_overrides(switch_reader(data, overrides or {}), overrides or {})
     return validate_config(data, origin=str(path))
 

@@ -43,6 +43,12 @@ def test_fields_read_when_the_dag_file_is_parsed_are_not_overridden_by_a_run(mon
         _check({"overrides": [item]})
 
 
+def test_several_fields_read_when_the_dag_file_is_parsed_are_named_in_one_error(untrusted):
+    with pytest.raises(ConfigError, match=r"^batch.schedule, tune.parallel: read when the DAG file is parsed, so a "
+                                          r"run's overrides cannot change these fields; set them in .*nsmc\.yaml$"):
+        _check({"overrides": ["tune.parallel=4", "batch.schedule='@daily'", "train.epochs=2"]})
+
+
 def test_a_trigger_tunes_training(untrusted):
     _check({"epochs": 3, "tokenizer": "okt", "models": ["gru"],
             "overrides": ["text.min_freq=3", "train.batch_size=64", "validation.test_oov_rate.error=0.5",
