@@ -90,7 +90,8 @@ def main() -> None:
         for name, figures in run["models"].items():
             print(f"  {name}: " + ", ".join(f"{key} {value}" for key, value in figures.items()))
 
-    medians = {key: round(statistics.median(run[key] for run in runs), 1) for key in ("wall_seconds", "process_seconds")}
+    medians = {key: round(statistics.median(run[key] for run in runs), 1)
+               for key in ("wall_seconds", "process_seconds")}
     print(f"median of {len(runs)}: run wall {medians['wall_seconds']} s, process {medians['process_seconds']} s")
     summary = {"pipeline": args.pipeline, "source": str(args.source), "overrides": args.overrides,
                "repeats": len(runs), "medians": medians, "runs": runs}
