@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -229,6 +230,10 @@ def stop_handler(dag_id: str):
         except Exception as exc:  # stopping must not hang on a bookkeeping error
             progress.line(f"rnnflow: could not mark the run stopped: {exc}")
         finally:
+            # os._exit skips every cleanup, a tokenizer pool's shutdown included: its workers (each
+            # with a JVM, holding nothing to save) go now, not when each next looks for its parent.
+            for child in multiprocessing.active_children():
+                child.kill()
             logging.shutdown()
             os._exit(128 + signum)
 

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.process
 import os
 import sys
@@ -48,18 +49,26 @@ def _init_worker(text_config: dict, subword_model: bytes | None = None) -> None:
 def _exit_with_parent(poll_seconds: float = 0.5) -> None:
     """End this worker soon after the process that started it is gone.
 
-    A pool is shut down when its ``with`` block ends, but a parent that never gets there (SIGTERM
-    or Ctrl-C in ``rnnflow run``, which ends with ``os._exit``; kill -9; an OOM kill) would leave
-    its workers tokenizing for minutes, each holding a JVM of a gigabyte. When the parent dies the
-    worker is re-parented, so its parent pid changes; a daemon thread watches for that. (The
-    kernel's PR_SET_PDEATHSIG would fire when the parent *thread* ends, which a serving thread pool
-    does routinely.)"""
-    parent = os.getppid()
+    A pool is shut down when its ``with`` block ends, but a parent that never gets there (kill -9,
+    an OOM kill, a crash) would leave its workers tokenizing for minutes, each holding a JVM of a
+    gigabyte. A daemon thread waits on the parent's sentinel, a pipe that multiprocessing keeps open
+    in the parent for the worker's life and the kernel closes when the parent dies: a parent that
+    died before this worker got here (a slow start on a loaded machine) is seen at once, which
+    watching the parent pid from here was not (the worker was already re-parented when it read it).
+    (The kernel's PR_SET_PDEATHSIG would fire when the parent *thread* ends, which a serving thread
+    pool does routinely.)"""
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        def watch() -> None:
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(1)
+    else:  # not started by multiprocessing: fall back to watching for re-parenting
+        parent_pid = os.getppid()
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_seconds)
-        os._exit(1)
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(poll_seconds)
+            os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 

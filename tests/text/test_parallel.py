@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from pipeline.config import TextConfig
@@ -60,6 +62,57 @@ def test_pool_works_under_a_main_script_that_cannot_be_reimported(tmp_path):
     expected = TextProcessor.from_config(TextConfig(tokenizer="mecab", workers=1)).joined_tokens(
         ["영화 정말 재미있다", "최악이다"] * 4)
     assert result.stdout.strip().split("|") == expected
+
+
+def test_a_worker_whose_parent_died_before_it_started_watching_still_exits(tmp_path):
+    """On a loaded machine a spawned worker can take many seconds to reach its initializer; a parent
+    killed meanwhile (kill -9, OOM) must still take the worker (and its JVM) with it."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.conftest import PROJECT_ROOT
+
+    script = tmp_path / "dying_parent.py"
+    marker = tmp_path / "watching"
+    script.write_text(
+        "import multiprocessing, os, sys, time\n"
+        "def worker(parent_gone, marker):\n"
+        "    parent_gone.wait(60)  # starts watching only once the parent is dead\n"
+        "    from pipeline.text.parallel import _exit_with_parent\n"
+        "    open(marker, 'w').close()\n"
+        "    _exit_with_parent()\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    context = multiprocessing.get_context('spawn')\n"
+        "    parent_gone = context.Event()\n"
+        "    child = context.Process(target=worker, args=(parent_gone, sys.argv[1]))\n"
+        "    child.start()\n"
+        "    print(child.pid, flush=True)\n"
+        "    time.sleep(1)\n"
+        "    parent_gone.set()\n"
+        "    os._exit(0)  # as kill -9 would: no cleanup, no join\n")
+    # Not subprocess.run: the worker inherits the pipe, so reading to its end would wait for the worker.
+    parent = subprocess.Popen([sys.executable, str(script), str(marker)], stdout=subprocess.PIPE, text=True,
+                              cwd=PROJECT_ROOT)
+    pid = int(parent.stdout.readline())
+    assert parent.wait(timeout=60) == 0
+    parent.stdout.close()
+
+    def running() -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 30
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if running():
+        psutil.Process(pid).kill()
+        pytest.fail("the worker outlived its parent by 30 s")
+    assert marker.exists(), "the worker died before it reached the watcher: the test proved nothing"
 
 
 def test_a_standing_pool_streams_chunks_in_order_and_is_reused():
