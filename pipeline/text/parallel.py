@@ -46,29 +46,21 @@ def _init_worker(text_config: dict, subword_model: bytes | None = None) -> None:
         _worker_subwords = SubwordModel(subword_model)
 
 
-def _exit_with_parent(poll_seconds: float = 0.5) -> None:
-    """End this worker soon after the process that started it is gone.
+def _exit_with_parent() -> None:
+    """End this pool worker as soon as the process that started it is gone.
 
     A pool is shut down when its ``with`` block ends, but a parent that never gets there (kill -9,
     an OOM kill, a crash) would leave its workers tokenizing for minutes, each holding a JVM of a
-    gigabyte. A daemon thread waits on the parent's sentinel, a pipe that multiprocessing keeps open
-    in the parent for the worker's life and the kernel closes when the parent dies: a parent that
-    died before this worker got here (a slow start on a loaded machine) is seen at once, which
-    watching the parent pid from here was not (the worker was already re-parented when it read it).
-    (The kernel's PR_SET_PDEATHSIG would fire when the parent *thread* ends, which a serving thread
-    pool does routinely.)"""
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.sentinel is not None:
-        def watch() -> None:
-            multiprocessing.connection.wait([parent.sentinel])
-            os._exit(1)
-    else:  # not started by multiprocessing: fall back to watching for re-parenting
-        parent_pid = os.getppid()
+    gigabyte. A daemon thread waits on the parent's sentinel, a pipe multiprocessing keeps open in
+    the parent for the worker's life and the kernel closes when the parent dies, so a parent that
+    died before this worker got here (a slow start on a loaded machine) is seen at once; the parent
+    pid read here would already be the new parent's. (The kernel's PR_SET_PDEATHSIG would fire when
+    the parent *thread* ends, which a serving thread pool does routinely.)"""
+    sentinel = multiprocessing.parent_process().sentinel
 
-        def watch() -> None:
-            while os.getppid() == parent_pid:
-                time.sleep(poll_seconds)
-            os._exit(1)
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
