@@ -5,6 +5,7 @@ logging."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
@@ -191,6 +192,31 @@ def checkpoint_average(count: int, monitor: str):
     return CheckpointAverage()
 
 
+def _restore_the_previous_backup_if_half_written(backup: Path) -> None:
+    """Put Keras's previous backup generation back when the latest one's epoch record is unreadable.
+
+    ``BackupAndRestore(double_checkpoint=True)`` falls back to the previous generation itself when
+    the latest *weights* cannot be read, but a process killed while the epoch record
+    (``training_metadata.json``, written last) was being written leaves an empty or cut file, on
+    which Keras raises a ValueError: the run would then train from the first epoch. The previous
+    generation's weights and record were both copied before the latest write began, so they match."""
+    record = backup / "training_metadata.json"
+    try:
+        json.loads(record.read_text())
+        return
+    except FileNotFoundError:
+        return
+    except ValueError:
+        pass
+    weights = backup / "latest.weights.h5"
+    previous_record, previous_weights = Path(f"{record}.bkp"), Path(f"{weights}.bkp")
+    if previous_record.is_file() and previous_weights.is_file():
+        log.warning("the training backup's epoch record %s is unreadable: restoring the previous epoch's backup",
+                    record)
+        shutil.copyfile(previous_weights, weights)
+        shutil.copyfile(previous_record, record)
+
+
 def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str, lineage: Lineage,
                 hooks: FitHooks | None = None) -> FitStats:
     """Fit a compiled Keras model inside the active MLflow run; log it as ``keras/model.keras``
@@ -227,6 +253,8 @@ def fit_and_log(config: PipelineConfig, model, train_data, valid_data, arch: str
 
     start = time.perf_counter()
     had_backup = backup.is_dir() and any(backup.iterdir())
+    if had_backup:
+        _restore_the_previous_backup_if_half_written(backup)
     try:
         history = fit()
     except (OSError, ValueError) as exc:

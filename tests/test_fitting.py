@@ -128,6 +128,39 @@ def test_an_unreadable_training_backup_means_training_from_the_start_not_a_faile
     assert "could not be restored" in caplog.text and "training tiny from the start" in caplog.text
 
 
+def test_a_backup_whose_epoch_record_was_cut_resumes_from_the_previous_epoch(tmp_path, mlflow_store, caplog):
+    """kill -9 while Keras writes the epoch record (written after the weights) leaves it empty; the
+    previous generation, copied before that write began, resumes the run instead of the first epoch."""
+    import shutil
+
+    import keras
+    import mlflow
+    import numpy as np
+    import tensorflow as tf
+
+    from pipeline.config import load_config
+    from pipeline.fitting import fit_and_log
+    from pipeline.lineage import Lineage
+    from pipeline.paths import run_dir
+
+    config = load_config("nsmc", {"data_root": str(tmp_path / "data"), "train.epochs": 3})
+    lineage = Lineage("dag", "run-1", "hash")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    backup = run_dir(config.data_dir(), "dag", "run-1") / "tiny" / "backup"
+    backup.mkdir(parents=True)
+    model.save_weights(backup / "latest.weights.h5")
+    shutil.copyfile(backup / "latest.weights.h5", backup / "latest.weights.h5.bkp")  # as Keras makes it
+    (backup / "training_metadata.json.bkp").write_text('{"epoch": 2, "batch": 0}')
+    (backup / "training_metadata.json").write_text("")  # killed as the file was opened for writing
+    rows = tf.data.Dataset.from_tensor_slices((np.ones((8, 4), "float32"), np.zeros(8, "int32"))).batch(4)
+    mlflow.set_experiment("backup-test")
+    with mlflow.start_run(), caplog.at_level("WARNING", logger="pipeline.fitting"):
+        stats = fit_and_log(config, model, rows, rows, "tiny", lineage)
+    assert stats.epochs_run == 1  # the third epoch only
+    assert "restoring the previous epoch's backup" in caplog.text and "from the start" not in caplog.text
+
+
 @pytest.mark.parametrize("schedule", ["plateau", "cosine", "constant"])
 def test_the_learning_rate_schedule_reaches_the_optimizer_and_the_run(tmp_path, mlflow_store, schedule):
     """Train on class 0, validate on class 1: the validation loss gets worse every epoch, so the
