@@ -23,8 +23,10 @@ from pipeline.text.subword import word_of_piece
 
 log = logging.getLogger(__name__)
 
-# Skip-gram with the usual settings for short texts; 5 passes over the train split.
-CORPUS_VECTOR_SETTINGS = {"sg": 1, "window": 5, "negative": 5, "epochs": 5, "min_count": 1}
+# The usual settings for short texts; 5 passes over the train split. Skip-gram or CBOW (gensim's
+# ``sg``) is model.embedding_algorithm's.
+CORPUS_VECTOR_SETTINGS = {"window": 5, "negative": 5, "epochs": 5, "min_count": 1}
+SG = {"skip_gram": 1, "cbow": 0}
 # Words without a vector start as Keras' Embedding does: uniform in +-0.05.
 RANDOM_SCALE = 0.05
 
@@ -61,16 +63,19 @@ def initial_embedding(config: PipelineConfig, features_dir: str | Path) -> Initi
         matrix, coverage = aligned_matrix(tokens, vectors, dim, config.train.seed)
         return InitialEmbedding(matrix, coverage, str(config.model.embedding_vectors_path),
                                 time.perf_counter() - started, None)
-    settings = {**CORPUS_VECTOR_SETTINGS, "method": method, "dim": dim, "seed": config.train.seed,
-                "gensim": importlib.metadata.version("gensim")}
+    algorithm = config.model.embedding_algorithm
+    # "sg" in the key as before the algorithm was a setting, so skip-gram caches stay hits.
+    settings = {**CORPUS_VECTOR_SETTINGS, "sg": SG[algorithm], "method": method, "dim": dim,
+                "seed": config.train.seed, "gensim": importlib.metadata.version("gensim")}
     key = digest_strings(Path(features_dir).name, repr(sorted(settings.items())))
     path = config.data_dir() / "processed" / "embeddings" / f"{method}-{key}.npz"
     if path.is_file():
         with np.load(path) as cached:
             log.info("%s vectors cache hit: %s", method, path)
-            return InitialEmbedding(cached["matrix"], float(cached["coverage"]), _described(method), 0.0, path)
+            return InitialEmbedding(cached["matrix"], float(cached["coverage"]), _described(method, algorithm), 0.0,
+                                    path)
     started = time.perf_counter()
-    vectors = train_corpus_vectors(method, _train_sentences(features_dir), dim, config.train.seed)
+    vectors = train_corpus_vectors(method, _train_sentences(features_dir), dim, config.train.seed, algorithm)
     matrix, coverage = aligned_matrix(tokens, vectors, dim, config.train.seed)
     seconds = time.perf_counter() - started
     with atomic_path(path) as tmp:
@@ -78,11 +83,11 @@ def initial_embedding(config: PipelineConfig, features_dir: str | Path) -> Initi
             np.savez(out, matrix=matrix, coverage=coverage)
     log.info("%s vectors trained on the train split in %.1f s: %.1f%% of the vocabulary -> %s",
              method, seconds, 100 * coverage, path)
-    return InitialEmbedding(matrix, coverage, _described(method), seconds, path)
+    return InitialEmbedding(matrix, coverage, _described(method, algorithm), seconds, path)
 
 
-def _described(method: str) -> str:
-    return f"{method} trained on the train split's tokens"
+def _described(method: str, algorithm: str) -> str:
+    return f"{method} ({algorithm.replace('_', '-')}) trained on the train split's tokens"
 
 
 def _train_sentences(features_dir: str | Path) -> list[list[str]]:
@@ -91,15 +96,17 @@ def _train_sentences(features_dir: str | Path) -> list[list[str]]:
     return [joined.split() for joined in split_tokens(features_dir, "train")]
 
 
-def train_corpus_vectors(method: str, sentences: list[list[str]], dim: int, seed: int):
-    """gensim KeyedVectors trained on ``sentences``. One worker thread: with several, the result
-    depends on thread timing, and a run must be reproducible from its seed."""
+def train_corpus_vectors(method: str, sentences: list[list[str]], dim: int, seed: int,
+                         algorithm: str = "skip_gram"):
+    """gensim KeyedVectors trained on ``sentences`` by ``algorithm`` ("skip_gram" or "cbow"). One
+    worker thread: with several, the result depends on thread timing, and a run must be
+    reproducible from its seed."""
     from gensim.models import FastText, Word2Vec
 
     logging.getLogger("gensim").setLevel(logging.WARNING)  # a progress line per second otherwise
     model_class = {"word2vec": Word2Vec, "fasttext": FastText}[method]
     model = model_class(sentences=sentences, vector_size=dim, seed=seed, workers=1, hashfxn=_stable_hash,
-                        **CORPUS_VECTOR_SETTINGS)
+                        sg=SG[algorithm], **CORPUS_VECTOR_SETTINGS)
     return model.wv
 
 

@@ -77,7 +77,7 @@ def test_the_file_setting_needs_its_path_and_only_it():
 
 @pytest.mark.parametrize("method", ["word2vec", "fasttext"])
 def test_vectors_trained_on_the_train_split_are_cached_by_features(small_config, method):
-    config = _with(small_config, {"model.embedding_init": method})
+    config = _with(small_config, {"model.embedding_init": method, "model.embedding_algorithm": "skip_gram"})
     prepared = run_preprocess(config, run_ingest(config))
     first = initial_embedding(config, prepared.features_dir)
     assert first.matrix.shape == (prepared.vocab_size, config.model.embedding_dim)
@@ -89,6 +89,28 @@ def test_vectors_trained_on_the_train_split_are_cached_by_features(small_config,
     np.testing.assert_array_equal(again.matrix, first.matrix)
     other_seed = initial_embedding(_with(config, {"train.seed": 7}), prepared.features_dir)
     assert other_seed.path != first.path
+    cbow = initial_embedding(_with(config, {"model.embedding_algorithm": "cbow"}), prepared.features_dir)
+    assert cbow.path != first.path and cbow.seconds > 0 and not np.allclose(cbow.matrix, first.matrix)
+    assert first.source == f"{method} (skip-gram) trained on the train split's tokens"
+    assert cbow.source == f"{method} (cbow) trained on the train split's tokens"
+
+
+def test_cbow_and_skip_gram_learn_different_vectors_each_reproducible():
+    skip_gram = train_corpus_vectors("word2vec", SENTENCES, 8, seed=1, algorithm="skip_gram")
+    cbow = train_corpus_vectors("word2vec", SENTENCES, 8, seed=1, algorithm="cbow")
+    again = train_corpus_vectors("word2vec", SENTENCES, 8, seed=1, algorithm="cbow")
+    np.testing.assert_array_equal(cbow["영화"], again["영화"])
+    assert not np.allclose(cbow["영화"], skip_gram["영화"])
+
+
+def test_an_unknown_embedding_algorithm_is_a_validation_error_naming_the_choices():
+    from pydantic import ValidationError
+
+    from models.config import ModelConfig
+
+    with pytest.raises(ValidationError, match="embedding_algorithm") as raised:
+        ModelConfig(embedding_algorithm="glove")
+    assert "skip_gram" in str(raised.value) and "cbow" in str(raised.value)
 
 
 def test_random_init_means_no_initial_weights(small_config):
