@@ -18,6 +18,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -139,11 +140,25 @@ class Api:
     def __init__(self, base: str, user: str, password: str) -> None:
         self.base, self.user, self.password, self.token = base, user, password, None
 
+    # How long a read may go unanswered before the test gives up on the api-server. On two cores shared
+    # with the other tests' processes and a training task, a CI run once waited over 60 s for one GET.
+    PATIENCE = 600
+
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         if self.token is None:
             self.token = self._request("POST", "/auth/token", {"username": self.user, "password": self.password},
                                        auth=False)["access_token"]
-        return self._request(method, path, body)
+        if method != "GET":  # a write is not retried: a timed-out POST may still have been done
+            return self._request(method, path, body)
+        deadline = time.monotonic() + self.PATIENCE
+        while True:
+            try:
+                return self._request(method, path, body)
+            except (TimeoutError, ConnectionError, urllib.error.URLError) as error:
+                if isinstance(error, urllib.error.HTTPError) or time.monotonic() > deadline:
+                    raise
+                print(f"deploy: GET {path} unanswered ({error}); asking again", file=sys.stderr)
+                time.sleep(5)
 
     def _request(self, method: str, path: str, body: dict | None, auth: bool = True) -> dict:
         headers = {"Content-Type": "application/json"}
