@@ -93,7 +93,8 @@ class TrainConfig(FrozenConfig):
     learning_rate: float = Field(1e-3, gt=0)
     # How the learning rate moves from train.learning_rate: "constant"; "plateau" multiplies it by
     # lr_decay_factor after lr_patience epochs without a better validation loss; "cosine" follows
-    # half a cosine per epoch down to near zero at train.epochs (pipeline.fitting.learning_rate_schedule).
+    # half a cosine, one step per epoch, that would reach zero at train.epochs: over 3 epochs the rate is
+    # 1, 0.75 and 0.25 times train.learning_rate (pipeline.fitting.learning_rate_schedule).
     lr_schedule: Literal["constant", "plateau", "cosine"] = "constant"
     lr_decay_factor: float = Field(0.5, gt=0, lt=1)
     lr_patience: int = Field(1, ge=0)

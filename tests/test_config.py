@@ -13,8 +13,8 @@ def test_default_config_loads_with_typed_fields():
 
 
 def test_overrides_are_parsed_as_yaml_and_typed():
-    config = load_config("nsmc", ["train.epochs=3", "text.stopwords=[은, 는]", "corpus.source=/data/nsmc"])
-    assert config.train.epochs == 3
+    config = load_config("nsmc", ["train.epochs=4", "text.stopwords=[은, 는]", "corpus.source=/data/nsmc"])
+    assert config.train.epochs == 4
     assert config.text.stopwords == ["은", "는"]
     assert config.corpus.source == "/data/nsmc"
 
@@ -60,7 +60,7 @@ def test_unknown_pipeline_names_known_ones():
 
 def test_hash_is_stable_and_changes_with_content():
     assert load_config("nsmc").config_hash() == load_config("nsmc").config_hash()
-    assert load_config("nsmc").config_hash() != load_config("nsmc", ["train.epochs=3"]).config_hash()
+    assert load_config("nsmc").config_hash() != load_config("nsmc", ["train.epochs=7"]).config_hash()
 
 
 def test_yaml_round_trip_keeps_hash():
@@ -72,7 +72,7 @@ def test_yaml_round_trip_keeps_hash():
 
 def test_flat_params_are_dotted_strings():
     params = load_config("nsmc").flat_params()
-    assert params["train.epochs"] == "10"
+    assert params["train.epochs"] == "3"
     assert params["text.tokenizer"] == "mecab"
     assert all(isinstance(value, str) for value in params.values())
 
