@@ -21,8 +21,12 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: uv, unlike pip, leaves the .pyc files to the first import, and where
+# PYTHONDONTWRITEBYTECODE is set (it is on some machines) every process compiles Keras, TensorFlow,
+# MLflow and Airflow from source again: 16.7 s against 7.2 s to import them (medians of 3, 2 cores),
+# for 22 s once here and 0.4 GB of .pyc files.
 $(SYNCED): $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --all-extras --python $(PYTHON)
+	$(UV) sync --locked --all-extras --compile-bytecode --python $(PYTHON)
 	touch $@
 
 env: $(SYNCED)
