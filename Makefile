@@ -24,8 +24,9 @@ $(UV):
 # --compile-bytecode: uv, unlike pip, leaves the .pyc files to the first import, and where
 # PYTHONDONTWRITEBYTECODE is set (it is on some machines) every process compiles Keras, TensorFlow,
 # MLflow and Airflow from source again: 16.7 s against 7.2 s to import them (medians of 3, 2 cores),
-# for 22 s once here and 0.4 GB of .pyc files.
-$(SYNCED): $(UV) pyproject.toml uv.lock
+# for 22 s once here and 0.4 GB of .pyc files. The Makefile is a prerequisite so that a change to
+# this command reaches checkouts that synced before it.
+$(SYNCED): $(UV) pyproject.toml uv.lock Makefile
 	$(UV) sync --locked --all-extras --compile-bytecode --python $(PYTHON)
 	touch $@
 
