@@ -20,6 +20,11 @@ and stops at the epoch's end. ``bucketed-mixed`` is ``bucketed`` under the polic
 ``train.mixed_precision: true`` picks on this machine (bfloat16 on a CPU with AMX or AVX512-BF16).
 Repeats are interleaved (every variant once, then again), so that a machine whose speed drifts
 slows every variant alike. Prints one line per measurement and a JSON summary of medians and ratios.
+
+Every variant runs on the CPU kernels rnnflow trains with (oneDNN, set by ``pipeline``), the
+lectures' too, so the ratios compare recipes, not kernels. ``TF_ENABLE_ONEDNN_OPTS=0`` in the
+environment measures Eigen's, which TensorFlow picks by itself on CPUs without AVX512-VNNI,
+AVX512-BF16 or AMX (a notebook on such a CPU runs them); the header line says which kernels ran.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import pipeline  # noqa: F401  (before TensorFlow: it sets the CPU kernels rnnflow trains with)
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP_BATCHES = 5
@@ -126,7 +133,7 @@ def main() -> None:
     import tensorflow as tf
 
     from pipeline.config import load_config
-    from pipeline.devices import cpu_flags, mixed_policy
+    from pipeline.devices import cpu_flags, cpu_kernels, mixed_policy
     from pipeline.fitting import length_bucketed_dataset
 
     batch = args.batch_size or load_config("nsmc").train.batch_size
@@ -137,7 +144,7 @@ def main() -> None:
     vocab_size = int(json.loads((features / "summary.json").read_text())["vocab_size"])
     lengths = (x != 0).sum(axis=1)
     print(f"features {features}: {len(y):,} train rows, vocab {vocab_size:,}, padded to {x.shape[1]}, "
-          f"mean length {lengths.mean():.1f}")
+          f"mean length {lengths.mean():.1f}; TensorFlow's CPU kernels: {cpu_kernels()}")
     variants = args.variants.split(",")
     runs: dict[str, list[float]] = {}
 
@@ -171,7 +178,7 @@ def main() -> None:
 
     medians = {name: round(statistics.median(rates), 1) for name, rates in runs.items()}
     summary = {"features": str(features), "rows": len(y), "repeats": args.repeats, "rnnflow_batch_size": batch,
-               "samples_per_second": medians}
+               "cpu_kernels": cpu_kernels(), "samples_per_second": medians}
     lectures = {name: rate for name, rate in medians.items() if name.startswith("lectures")}
     summary["ratios"] = {f"{name.removeprefix('rnnflow ')} / {base}": round(rate / base_rate, 2)
                          for name, rate in medians.items() if name.startswith("rnnflow bucketed")

@@ -19,7 +19,16 @@ def training_strategy():
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy(), f"MirroredStrategy over {len(gpus)} GPUs"
-    return tf.distribute.get_strategy(), ("one GPU" if gpus else "CPU")
+    return tf.distribute.get_strategy(), ("one GPU" if gpus else f"CPU ({cpu_kernels()} kernels)")
+
+
+def cpu_kernels() -> str:
+    """The CPU kernels this process's TensorFlow runs: "oneDNN" or "Eigen". ``pipeline`` asks for
+    oneDNN (its ``__init__``); a process that imported TensorFlow first, or that set
+    ``TF_ENABLE_ONEDNN_OPTS=0``, may have Eigen, which trains slower and rounds differently."""
+    from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own check; no public API has it
+
+    return "oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen"
 
 
 # CPU flags (Linux /proc/cpuinfo) that run bfloat16 matrix products natively: Intel AMX and
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     print(f"TensorFlow {tf.__version__}, built with CUDA: {tf.test.is_built_with_cuda()}, "
-          f"GPUs visible: {len(tf.config.list_physical_devices('GPU'))}")
+          f"GPUs visible: {len(tf.config.list_physical_devices('GPU'))}, CPU kernels: {cpu_kernels()}")
     if args.check_recurrent_layers:
         problems = cudnn_problems()
         for problem in problems:
