@@ -25,6 +25,7 @@ import pipeline  # noqa: F401  (before TensorFlow: it sets the CPU kernels rnnfl
 from classifier_training import lecture_model, rnnflow_model
 
 SKIPPED_STEPS = 10  # tracing and warm-up
+VARIANTS = ("rnnflow", "lectures", "frozen-embedding", "sgd")
 
 
 def make_model(variant: str, vocab_size: int):
@@ -41,7 +42,7 @@ def make_model(variant: str, vocab_size: int):
     elif variant == "sgd":
         optimizer = keras.optimizers.SGD(1e-3)
     else:
-        raise SystemExit(f"--variants: unknown variant {variant!r} (rnnflow, lectures, frozen-embedding, sgd)")
+        raise ValueError(f"unknown variant {variant!r}")
     model.compile(optimizer=optimizer, loss=model.loss, jit_compile=False)  # trainable changes need a recompile
     return model
 
@@ -67,16 +68,19 @@ def step_milliseconds(model, rows: int, tokens: int, steps: int, vocab_size: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default="256x1,256x20,64x30,1024x20")
-    parser.add_argument("--variants", default="rnnflow,lectures,frozen-embedding,sgd")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--vocab", type=int, default=14_702, help="vocabulary size (the default NSMC run's)")
     args = parser.parse_args()
     if args.steps <= SKIPPED_STEPS + 1:
         raise SystemExit(f"--steps: at least {SKIPPED_STEPS + 2} (the first {SKIPPED_STEPS} are not timed)")
     try:
-        shapes = [tuple(int(part) for part in shape.split("x")) for shape in args.shapes.split(",")]
+        shapes = [(int(rows), int(tokens)) for rows, tokens in (shape.split("x") for shape in args.shapes.split(","))]
     except ValueError:
         raise SystemExit(f"--shapes: expected rows x tokens like 256x20, got {args.shapes!r}") from None
+    variants = args.variants.split(",")
+    if unknown := sorted(set(variants) - set(VARIANTS)):
+        raise SystemExit(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
 
     import keras
 
@@ -84,7 +88,7 @@ def main() -> None:
 
     print(f"vocab {args.vocab:,}, {args.steps} steps per shape; TensorFlow's CPU kernels: {cpu_kernels()}")
     summary: dict[str, dict[str, float]] = {}
-    for variant in args.variants.split(","):
+    for variant in variants:
         for rows, tokens in shapes:
             keras.utils.set_random_seed(0)
             milliseconds = step_milliseconds(make_model(variant, args.vocab), rows, tokens, args.steps, args.vocab)
