@@ -20,9 +20,9 @@ import json
 import time
 
 import numpy as np
+from classifier_training import lecture_model, rnnflow_model
 
 import pipeline  # noqa: F401  (before TensorFlow: it sets the CPU kernels rnnflow trains with)
-from classifier_training import lecture_model, rnnflow_model
 
 SKIPPED_STEPS = 10  # tracing and warm-up
 VARIANTS = ("rnnflow", "lectures", "frozen-embedding", "sgd")
@@ -84,7 +84,7 @@ def main() -> None:
 
     import keras
 
-    from pipeline.devices import cpu_kernels
+    from pipeline.training.devices import cpu_kernels
 
     print(f"vocab {args.vocab:,}, {args.steps} steps per shape; TensorFlow's CPU kernels: {cpu_kernels()}")
     summary: dict[str, dict[str, float]] = {}

@@ -94,8 +94,8 @@ def rnnflow_model(vocab_size: int, mixed_precision: bool = False):
     from models.config import ModelConfig
     from models.registry import build_classifier
     from models.text_classifier import loss_for
-    from pipeline.devices import set_precision
-    from pipeline.fitting import JIT_COMPILE
+    from pipeline.training.devices import set_precision
+    from pipeline.training.fitting import JIT_COMPILE
 
     set_precision(mixed_precision)
     config = ModelConfig(embedding_dim=100, units=128, dropout_rate=0.3)
@@ -133,8 +133,8 @@ def main() -> None:
     import tensorflow as tf
 
     from pipeline.config import load_config
-    from pipeline.devices import cpu_flags, cpu_kernels, mixed_policy
-    from pipeline.fitting import length_bucketed_dataset
+    from pipeline.training.devices import cpu_flags, cpu_kernels, mixed_policy
+    from pipeline.training.fitting import length_bucketed_dataset
 
     batch = args.batch_size or load_config("nsmc").train.batch_size
 

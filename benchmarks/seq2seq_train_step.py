@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import load_config
-from pipeline.fitting import length_bucketed_dataset
+from pipeline.training.fitting import length_bucketed_dataset
 
 # fra-eng (fra.txt, 60,741 train pairs): rows per target length (with <eos>), 3..11.
 FRA_ENG_TARGET_LENGTHS = {3: 449, 4: 2650, 5: 8519, 6: 13372, 7: 14262, 8: 10942, 9: 6197, 10: 2766, 11: 1584}
@@ -60,7 +60,7 @@ def padded_batches(split, batch_size: int, rng: np.random.Generator):
 def rows_per_second(arch: str, batches: list, source_vocab: int, target_vocab: int) -> float:
     import keras
 
-    from pipeline.translation.training import build_and_compile
+    from pipeline.kinds.translation.training import build_and_compile
 
     keras.utils.set_random_seed(0)
     config = load_config("aihub_translation", {"model.embedding_dim": 128, "model.units": 256,

@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--no-http", action="store_true", help="the in-process figures only")
     args = parser.parse_args()
 
-    from pipeline.cli import configure_environment
+    from pipeline.cli.env import configure_environment
 
     configure_environment()
     texts = nsmc_test_texts(Path(args.corpus))

@@ -5,6 +5,6 @@ Airflow marks the DAGs of a file with an import error stale, and the pipelines' 
 that mention both "airflow" and "dag": this docstring does.)
 """
 
-from pipeline.workflow import raise_for_broken_pipelines
+from pipeline.orchestration.workflow import raise_for_broken_pipelines
 
 raise_for_broken_pipelines()

@@ -6,6 +6,6 @@ its ``dag:`` section (see ``pipeline/workflow.py``). (Airflow's safe mode parses
 mention both "airflow" and "dag": this docstring does.)
 """
 
-from pipeline.workflow import pipeline_dags
+from pipeline.orchestration.workflow import pipeline_dags
 
 globals().update(pipeline_dags())

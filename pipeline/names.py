@@ -39,7 +39,7 @@ TOKENIZER_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 TOKENIZERS = tuple(TOKENIZER_OPTIONS)
 
-# The combined model a classification run adds to its own (pipeline.classification.ensemble): its
+# The combined model a classification run adds to its own (pipeline.kinds.classification.ensemble): its
 # architecture and flavor name.
 ENSEMBLE = "ensemble"
 
@@ -52,7 +52,7 @@ ALIASES = (CHAMPION, CHALLENGER)
 TAG_PREFIX = "rnnflow."
 RUN_KEY_TAG = "rnnflow.run_key"            # how a DAG run's MLflow runs and version are found again
 RUN_ROLE_TAG = "rnnflow.kind"              # "parent" (one per DAG run), "child" (one per architecture) or "trial"
-TRIAL_ROLE = "trial"                       # a hyperparameter search trial (pipeline.tuning), nested like a child
+TRIAL_ROLE = "trial"                       # a hyperparameter search trial (pipeline.stages.tune), nested like a child
 TRIAL_TAG = "rnnflow.trial"                # on a trial run: the Optuna trial number; on a final run: its best trial
 TRIAL_STATE_TAG = "rnnflow.trial_state"    # COMPLETE, PRUNED or FAIL, as Optuna says
 ARCH_TAG = "rnnflow.arch"

@@ -13,28 +13,32 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-# Bottom to top. A module may import its own unit and units of a lower rank only.
-LAYERS = [
-    ["pipeline.names", "pipeline.io", "pipeline.progress", "pipeline.significance", "pipeline.interrupts",
-     "pipeline.secrets_check"],
-    ["pipeline.paths"],
-    ["models"],
-    ["pipeline.corpora"],
-    ["pipeline.config"],
-    ["pipeline.text", "pipeline.lineage", "pipeline.results", "pipeline.plots", "pipeline.devices",
-     "pipeline.serving", "pipeline.init", "pipeline.ownership"],
-    ["pipeline.compare", "pipeline.descriptions", "pipeline.features", "pipeline.fitting", "pipeline.kinds", "pipeline.validation"],
-    ["pipeline.tracking", "pipeline.trace", "pipeline.mlflow_app"],
-    ["pipeline.batch", "pipeline.tuning"],
-    ["pipeline.classification", "pipeline.translation"],
-    ["pipeline.stages"],
-    ["pipeline.tasks"],
-    ["pipeline.workflow"],
-    ["pipeline.cli"],
-    ["dags"],
+# The layer bands, bottom to top: each is one package of ``pipeline/`` (whose docstring starts
+# "Layer: <band>."), except the foundations (a few top-level modules) and ``models`` and ``dags``.
+# A module may import its own unit and units of a lower band; foundations may import each other.
+BANDS = [
+    ("foundations", ["pipeline.names", "pipeline.io", "pipeline.paths", "pipeline.results", "pipeline.plots",
+                     "pipeline.progress", "pipeline.legacy", "pipeline.errors"]),
+    ("models", ["models"]),
+    ("corpora", ["pipeline.corpora"]),
+    ("configuration", ["pipeline.config"]),
+    ("text", ["pipeline.text"]),
+    ("data checks", ["pipeline.checks"]),
+    ("tracking", ["pipeline.tracking"]),
+    ("registry", ["pipeline.registry"]),
+    ("training runtime", ["pipeline.training"]),
+    ("serving", ["pipeline.serving"]),
+    ("task kinds", ["pipeline.kinds"]),
+    ("stages", ["pipeline.stages"]),
+    ("orchestration", ["pipeline.orchestration"]),
+    ("command line", ["pipeline.cli"]),
+    ("dags", ["dags"]),
 ]
-RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
-KIND_IMPLEMENTATIONS = ("pipeline.classification", "pipeline.translation", "pipeline.kinds")
+RANK = {unit: rank for rank, (_, units) in enumerate(BANDS) for unit in units}
+BAND_OF = {unit: band for band, units in BANDS for unit in units}
+FOUNDATIONS = set(BANDS[0][1])
+KIND_IMPLEMENTATIONS = ("pipeline.kinds",)
+MAX_TOP_LEVEL_MODULES = 8
 
 
 def _modules() -> dict[str, Path]:
@@ -70,7 +74,7 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.lineno, node.module))
-            # `from pipeline import tasks` imports the module pipeline.tasks
+            # `from pipeline import tasks` imports the module pipeline.orchestration.tasks
             found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names
                          if f"{node.module}.{alias.name}" in MODULES)
     return found
@@ -88,6 +92,8 @@ def test_imports_point_down_the_layers(module):
     upward = []
     for line, imported in _imports(MODULES[module]):
         target = unit_of(imported)
+        if own in FOUNDATIONS and target in FOUNDATIONS:
+            continue
         if target is not None and target != own and RANK[target] >= RANK[own]:
             upward.append(f"line {line}: {imported} ({target}, layer {RANK[target]} >= {RANK[own]})")
     assert upward == [], f"{module} ({own}, layer {RANK[own]}) imports upward or sideways: {upward}"
@@ -115,6 +121,22 @@ def test_only_the_kind_implementations_branch_on_the_kind(module):
         elif isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in ("is_seq2seq", "is_baseline"):
             branching.append(f"line {node.lineno}: {ast.unparse(node)}")
     assert branching == [], f"{module} branches on the task kind: {branching}"
+
+
+def test_pipeline_top_level_keeps_only_the_foundations():
+    top_level = sorted(path.stem for path in (PROJECT_ROOT / "pipeline").glob("*.py") if path.stem != "__init__")
+    assert len(top_level) <= MAX_TOP_LEVEL_MODULES, top_level
+    assert {f"pipeline.{stem}" for stem in top_level} <= FOUNDATIONS, top_level
+
+
+def test_every_package_is_one_band_and_says_which():
+    packages = sorted(path.parent for path in (PROJECT_ROOT / "pipeline").glob("*/__init__.py"))
+    assert packages, "no packages found"
+    for package in packages:
+        unit = f"pipeline.{package.name}"
+        assert unit in BAND_OF, f"{unit} belongs to no band; add it to BANDS"
+        doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8"))) or ""
+        assert doc.startswith(f"Layer: {BAND_OF[unit]}."), f"{unit}'s docstring should start 'Layer: {BAND_OF[unit]}.'"
 
 
 def test_names_module_is_standard_library_only():

@@ -2,7 +2,7 @@
 
 Each case goes through what the ingest task runs (config, reader, canonical table, data checks)
 and must end in one error that a retry cannot fix (the task then fails at once and ``rnnflow run``
-exits 2: ``pipeline.tasks.BAD_INPUT_ERRORS``), on one line that names the file and row, or the
+exits 2: ``pipeline.orchestration.tasks.BAD_INPUT_ERRORS``), on one line that names the file and row, or the
 field, and must leave nothing half written. ``tests/integration/test_faults_cli.py`` runs a few of
 them through ``rnnflow run`` itself (exit code, the one ``rnnflow: error:`` line, no run left
 RUNNING); the pickle payload, kill -9 and signals have their own tests
@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config, validate_config
+from pipeline.orchestration.tasks import BAD_INPUT_ERRORS
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.validate import run_validation
-from pipeline.tasks import BAD_INPUT_ERRORS
 
 NSMC_HEADER = "id\tdocument\tlabel\n"
 NSMC_ROWS = "".join(f"{i}\t리뷰 문장 {i}\t{i % 2}\n" for i in range(1, 41))
@@ -252,7 +252,7 @@ def test_a_full_or_read_only_data_root_fails_at_once_with_one_line_and_no_partia
     import errno
     import subprocess
 
-    from pipeline.tasks import unfixable_by_retry
+    from pipeline.orchestration.tasks import unfixable_by_retry
 
     if read_only:
         subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
@@ -273,7 +273,7 @@ def test_the_task_wrapper_fails_unfixable_errors_at_once_and_lets_transient_ones
 
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline.tasks import pipeline_task
+    from pipeline.orchestration.tasks import pipeline_task
 
     @pipeline_task("disk")
     def full():

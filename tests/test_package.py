@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 # A new interpreter each time: TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads.
-PROBE = ("import os, pipeline; from pipeline.devices import cpu_kernels; "
+PROBE = ("import os, pipeline; from pipeline.training.devices import cpu_kernels; "
          "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], cpu_kernels())")
 
 

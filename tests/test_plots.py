@@ -2,7 +2,13 @@ import warnings
 
 import numpy as np
 
-from pipeline.plots import FONT_FAMILY, alignment_heatmap, attention_heatmap, korean_font_path, pyplot
+from pipeline.plots import (
+    FONT_FAMILY,
+    alignment_heatmap,
+    attention_heatmap,
+    korean_font_path,
+    pyplot,
+)
 from pipeline.text.tokenizers import SPACE_MARK
 
 

@@ -1,4 +1,4 @@
-"""Corpus readers by name: ``pipeline/corpora/readers/<name>.py`` defines ``READER``.
+"""Layer: corpora. Corpus readers by name: ``pipeline/corpora/readers/<name>.py`` defines ``READER``.
 
 Names are the file names, listed without importing anything, so adding a reader is adding a file.
 """

@@ -1,8 +1,10 @@
-"""One object per task kind: everything that differs between classification and translation.
+"""Layer: task kinds. One object per task kind: everything that differs between classification and
+translation (features, training, evaluation, checks, serving parts).
 
-The stages (ingest, preprocess, train, evaluate, register) are the same for every kind and call
-the config's kind for the parts that differ; no other code branches on the kind. A new kind (say,
-sequence tagging) is a package ``pipeline/<kind>/`` whose ``KIND`` implements ``TaskKind``, plus its
+The stages are the same for every kind and call the config's kind for the parts that differ; no
+other code branches on the kind. The implementations live inside this package
+(``pipeline/kinds/classification``, ``pipeline/kinds/translation``); a new kind (say, sequence
+tagging) is a package ``pipeline/kinds/<kind>/`` whose ``KIND`` implements ``TaskKind``, plus its
 entries in ``pipeline.names``.
 """
 
@@ -17,13 +19,19 @@ from pipeline import names
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeline.checks.report import Finding
     from pipeline.config import PipelineConfig
     from pipeline.corpora.base import CorpusRead
-    from pipeline.fitting import FitHooks
-    from pipeline.lineage import Lineage
-    from pipeline.results import EvalResult, FitStats, IngestResult, PreparedFeatures, TrainResult
-    from pipeline.significance import Comparison
-    from pipeline.validation import Finding
+    from pipeline.registry.significance import Comparison
+    from pipeline.results import (
+        EvalResult,
+        FitStats,
+        IngestResult,
+        PreparedFeatures,
+        TrainResult,
+    )
+    from pipeline.tracking.lineage import Lineage
+    from pipeline.training.fitting import FitHooks
 
 
 
@@ -55,7 +63,7 @@ class TaskKind(Protocol):
 
     def validate(self, config: "PipelineConfig", table: "pd.DataFrame", report: dict,
                  reference: dict | None) -> tuple[list["Finding"], dict, dict | None]:
-        """The data checks on the canonical table (``pipeline.validation``): findings, a per-split
+        """The data checks on the canonical table (``pipeline.checks.report``): findings, a per-split
         summary for the report, and drift against ``reference`` (the champion's data profile)."""
 
     def feature_findings(self, config: "PipelineConfig", prepared: "PreparedFeatures") -> list["Finding"]:
@@ -105,4 +113,4 @@ def kind_named(name: str) -> TaskKind:
     """The ``KIND`` of package ``pipeline.<name>``, for every kind ``pipeline.names`` lists."""
     if name not in names.KINDS:
         raise ValueError(f"task kind {name!r}: expected one of {list(names.KINDS)}")
-    return importlib.import_module(f"pipeline.{name}").KIND
+    return importlib.import_module(f"pipeline.kinds.{name}").KIND

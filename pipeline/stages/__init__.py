@@ -1,4 +1,4 @@
-"""The stages of every pipeline, whatever its task kind: ingest -> preprocess -> train -> evaluate ->
-register. Each module has one public entry point, ``run_<stage>``; the kind-specific work is
-the config's kind (``pipeline.kinds``).
+"""Layer: stages. The stages of every pipeline, whatever its task kind: ingest -> validate ->
+preprocess -> [tune] -> train -> evaluate -> register. Each module has one public entry point,
+``run_<stage>``; the kind-specific work is the config's kind (``pipeline.kinds``).
 """

@@ -11,8 +11,13 @@ import logging
 from pipeline.config import PipelineConfig
 from pipeline.kinds import kind_of
 from pipeline.names import TEST_METRIC_PREFIX
-from pipeline.results import EvalResult, PreparedFeatures, TrainResult, logged_test_scores
-from pipeline.tracking import configure
+from pipeline.results import (
+    EvalResult,
+    PreparedFeatures,
+    TrainResult,
+    logged_test_scores,
+)
+from pipeline.tracking.store import configure
 
 log = logging.getLogger(__name__)
 

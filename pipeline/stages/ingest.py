@@ -13,7 +13,11 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.corpora import corpus_reader
-from pipeline.corpora.base import LOCATION_FIELDS, CorpusReader, scrub_control_characters
+from pipeline.corpora.base import (
+    LOCATION_FIELDS,
+    CorpusReader,
+    scrub_control_characters,
+)
 from pipeline.corpora.download import fetch
 from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
 from pipeline.io import atomic_dir, digest_strings, read_json, sha256_file, write_json

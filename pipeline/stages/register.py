@@ -2,7 +2,7 @@
 
 Aliases only (``champion``, ``challenger``), never stages. A version is promoted to
 ``@champion`` when there is none, or when a paired test on the same test split says it is
-significantly better (``pipeline.significance``); otherwise it becomes ``@challenger``. The
+significantly better (``pipeline.registry.significance``); otherwise it becomes ``@challenger``. The
 decision record (both scores, difference, interval, p-value, test, test digest) is tagged on the
 version and written to its training run as ``promotion/decision.json``.
 """
@@ -23,10 +23,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
-from pipeline.descriptions import registered_model_description, run_link, version_description
+from pipeline.errors import BadValue, NotFound
 from pipeline.io import read_json
 from pipeline.kinds import kind_of
-from pipeline.lineage import Lineage
 from pipeline.names import (
     ARCH_TAG,
     CHALLENGER,
@@ -38,12 +37,27 @@ from pipeline.names import (
     TRAINING_RUN_TAG,
     metric_tag,
 )
-from pipeline.ownership import registry_lock
 from pipeline.paths import PROJECT_ROOT
-from pipeline.results import TEXT_SPEC_FILE, EvalResult, PreparedFeatures, RegisterResult
-from pipeline.serving import pinned_requirements
-from pipeline.significance import Comparison, decide
-from pipeline.tracking import configure, recorded_test_predictions, training_run_of
+from pipeline.registry.locks import registry_lock
+from pipeline.registry.significance import Comparison, decide
+from pipeline.results import (
+    TEXT_SPEC_FILE,
+    EvalResult,
+    PreparedFeatures,
+    RegisterResult,
+)
+from pipeline.serving.inputs import pinned_requirements
+from pipeline.tracking.descriptions import (
+    registered_model_description,
+    run_link,
+    version_description,
+)
+from pipeline.tracking.lineage import Lineage
+from pipeline.tracking.store import (
+    configure,
+    recorded_test_predictions,
+    training_run_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -200,18 +214,18 @@ def promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, 
 def _promote_by_hand(client: MlflowClient, name: str, version: str, reason: str, who: str, action: str,
                      remember_previous: bool) -> str | None:
     if not reason.strip():
-        raise ValueError("a manual promotion needs a reason (--reason TEXT)")
+        raise BadValue("a manual promotion needs a reason (--reason TEXT)")
     try:
         client.get_model_version(name, version)
     except MlflowException:
         known = [str(v.version) for v in client.search_model_versions(f"name = '{name}'")]
-        raise LookupError(f"{name} has no version {version} (versions: {sorted(known, key=int)})") from None
+        raise NotFound(f"{name} has no version {version} (versions: {sorted(known, key=int)})") from None
     try:
         previous = str(client.get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         previous = None
     if previous == str(version):
-        raise ValueError(f"{name} version {version} is already @champion")
+        raise BadValue(f"{name} version {version} is already @champion")
     record = f"{action} by {who}: {reason}" + (f" (replacing version {previous})" if previous else "")
     client.set_registered_model_alias(name, CHAMPION, str(version))
     client.set_model_version_tag(name, str(version), DECISION_TAG, CHAMPION)
@@ -235,10 +249,10 @@ def _rollback(client: MlflowClient, name: str, reason: str, who: str) -> tuple[s
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        raise LookupError(f"{name} has no @champion to roll back") from None
+        raise NotFound(f"{name} has no @champion to roll back") from None
     previous = current.tags.get(PREVIOUS_CHAMPION_TAG)
     if not previous:
-        raise LookupError(f"{name} version {current.version} records no previous champion "
+        raise NotFound(f"{name} version {current.version} records no previous champion "
                           f"({PREVIOUS_CHAMPION_TAG}); promote a version by hand instead")
     # The restored version keeps its own previous champion: a second rollback goes further back.
     _promote_by_hand(client, name, previous, reason or f"rollback from version {current.version}", who,

@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 
 from pipeline.config import PipelineConfig
-from pipeline.fitting import MODEL_ARTIFACTS
 from pipeline.kinds import kind_of
-from pipeline.lineage import Lineage
 from pipeline.names import TRIAL_TAG
 from pipeline.results import PreparedFeatures, TrainResult
-from pipeline.tracking import child_run, configure, log_params_once
+from pipeline.tracking.lineage import Lineage
+from pipeline.tracking.store import child_run, configure, log_params_once
+from pipeline.training.fitting import MODEL_ARTIFACTS
 
 log = logging.getLogger(__name__)
 

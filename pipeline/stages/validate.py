@@ -1,4 +1,4 @@
-"""Validate stage: the data checks of ``pipeline.validation`` on an ingested table, against the
+"""Validate stage: the data checks of ``pipeline.checks.report`` on an ingested table, against the
 config's limits and the current champion's data profile. Runs inside the ingest task, so bad data
 stops the run before any tokenizing or training."""
 
@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.checks.report import (
+    Finding,
+    enforce,
+    warnings_of,
+    worst_status,
+    write_report,
+)
 from pipeline.config import PipelineConfig
 from pipeline.io import read_json
 from pipeline.kinds import kind_of
 from pipeline.results import IngestResult
-from pipeline.validation import Finding, enforce, warnings_of, worst_status, write_report
 
 
 @dataclass

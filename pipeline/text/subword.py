@@ -16,7 +16,9 @@ import io
 import logging
 from typing import Sequence
 
-from pipeline.text.tokenizers import SPACE_MARK as WORD_START  # sentencepiece marks a token's first piece alike
+from pipeline.text.tokenizers import (
+    SPACE_MARK as WORD_START,  # sentencepiece marks a token's first piece alike
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,12 @@
 import pytest
 
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.readers.reuters_sgml import modapte, parse_sgml, read_distribution, single_topic_subset
+from pipeline.corpora.readers.reuters_sgml import (
+    modapte,
+    parse_sgml,
+    read_distribution,
+    single_topic_subset,
+)
 from tests.conftest import SHARED_CORPORA, needs_shared_corpora
 
 

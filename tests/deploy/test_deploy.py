@@ -26,7 +26,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import StepTimer, compose_client, free_port, http_ok, unavailable, wait_for
+from tests.services import (
+    StepTimer,
+    compose_client,
+    free_port,
+    http_ok,
+    unavailable,
+    wait_for,
+)
 
 # Its own xdist group: in `make test` it runs beside the other tests instead of after the services ones.
 pytestmark = [pytest.mark.deploy, pytest.mark.slow, pytest.mark.xdist_group("deploy")]

@@ -176,13 +176,13 @@ def test_nothing_is_reachable_unauthenticated_or_beyond_loopback(compose, raw_co
     assert "--airflow-passwords" in " ".join(api["command"])
     assert api["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
     # Placeholder secrets stop the stack before anything starts.
-    assert services["secrets-check"]["command"] == ["python", "-m", "pipeline.secrets_check"]
+    assert services["secrets-check"]["command"] == ["python", "-m", "pipeline.orchestration.secrets_check"]
     for name in set(services) - {"secrets-check"}:
         assert _waits_for(services, name, "secrets-check"), f"{name} starts without the secrets check"
 
 
 def test_the_secrets_check_refuses_the_example_values_and_names_each():
-    from pipeline import secrets_check
+    from pipeline.orchestration import secrets_check
 
     example = env_file(DOCKER / "env.example")
     env = {**example, secrets_check.REQUIRED_ENV: raw_secrets_list()}
@@ -198,7 +198,7 @@ def raw_secrets_list() -> str:
 
 
 def test_the_secrets_check_exits_2_with_one_line_and_writes_the_airflow_password_file(tmp_path, capsys):
-    from pipeline import secrets_check
+    from pipeline.orchestration import secrets_check
 
     names = "POSTGRES_PASSWORD,AIRFLOW_ADMIN_PASSWORD"
     bad = {secrets_check.REQUIRED_ENV: names, "POSTGRES_PASSWORD": "change-me", "AIRFLOW_ADMIN_PASSWORD": "change-me"}

@@ -20,8 +20,21 @@ import pytest
 import yaml
 
 from tests.conftest import PROJECT_ROOT
-from tests.services import (AIRFLOW, ProcessGroup, StepTimer, airflow_cli, airflow_env, dag_parsed, free_port,
-                            http_ok, postgres_database, postgres_url, redis_database, run_state, wait_for)
+from tests.services import (
+    AIRFLOW,
+    ProcessGroup,
+    StepTimer,
+    airflow_cli,
+    airflow_env,
+    dag_parsed,
+    free_port,
+    http_ok,
+    postgres_database,
+    postgres_url,
+    redis_database,
+    run_state,
+    wait_for,
+)
 
 # One worker runs the real-service tests one after another (make test runs pytest-xdist):
 # concurrently they would fight over two cores and ports.

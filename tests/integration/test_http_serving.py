@@ -33,7 +33,7 @@ def _ping(port: int) -> bool:
 
 
 def test_serve_answers_every_input_shape(small_config, mlflow_store, tmp_path):
-    from pipeline import tasks
+    from pipeline.orchestration import tasks
 
     overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={small_config.corpus.source}",
                  "text.workers=1", "train.models=[tfidf_nb]", "model.baseline_min_df=1",

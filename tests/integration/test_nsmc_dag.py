@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def _load_dag():
-    from pipeline.cli import load_dag
+    from pipeline.cli.airflow_runs import load_dag
 
     return load_dag("nsmc")
 
@@ -67,7 +67,7 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     assert "Labels: `negative`, `positive`" in model_description and "`probability`" in model_description
 
     # Rerunning every task for the same DAG run reuses runs, caches and the version.
-    from pipeline import tasks
+    from pipeline.orchestration import tasks
 
     run = tasks.start_run("nsmc", {"overrides": overrides}, "nsmc_sentiment", dag_run.run_id)
     assert run["parent_run_id"] == parent_id
@@ -99,7 +99,7 @@ def test_dag_registers_and_promotes_then_reruns_idempotently(airflow_db, mlflow_
     assert all(row["label"] in {"negative", "positive"} and 0.5 <= row["probability"] <= 1 for row in rows)
 
     # Lineage: every link from the version back to data, config, code and DAG run resolves.
-    from pipeline.trace import trace_dag_run, trace_version
+    from pipeline.tracking.trace import trace_dag_run, trace_version
 
     trace = trace_version(client, "nsmc-sentiment@champion")
     assert trace.complete, trace.render()
@@ -159,7 +159,7 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
                  "tracking.experiment=zoo-test"]
     # Run from a pipeline file outside the pipelines folders, as `rnnflow run path/to/nsmc.yaml` does:
     # every task must load the config from that path again.
-    from pipeline.cli import load_dag
+    from pipeline.cli.airflow_runs import load_dag
     from pipeline.config import CONFIG_DIR
 
     own_file = tmp_path / "own" / "nsmc.yaml"

@@ -163,9 +163,9 @@ def test_the_promotion_event_and_inbox_scoring_under_a_real_airflow_run(tmp_path
     with the champion, rejects a file it cannot read, and a rerun scores nothing twice."""
     import pandas as pd
 
-    from pipeline.cli import make_discoverable
+    from pipeline.cli.airflow_runs import make_discoverable
     from pipeline.config import load_config
-    from pipeline.workflow import batch_dag
+    from pipeline.orchestration.workflow import batch_dag
 
     # MeCab, not a konlpy JVM: this test scores in the pytest worker's own process (dag.test), and a
     # JVM started inside an in-process Airflow task later hung Komoran's start in the same worker.

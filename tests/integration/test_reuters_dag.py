@@ -29,7 +29,7 @@ def reuters_folder(tmp_path):
 
 
 def test_reuters_dag_trains_softmax_models_and_registers_the_best(airflow_db, mlflow_store, reuters_folder, tmp_path):
-    from pipeline.cli import load_dag
+    from pipeline.cli.airflow_runs import load_dag
 
     overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={reuters_folder}", "corpus.name=reuters_sgml",
                  "corpus.subset=r52", "text.workers=1", "train.epochs=2", "model.units=8", "model.embedding_dim=8",

@@ -28,7 +28,7 @@ def aihub_folder(tmp_path):
 
 
 def test_translation_dag_registers_a_raw_text_translator(airflow_db, mlflow_store, aihub_folder, tmp_path):
-    from pipeline.cli import load_dag
+    from pipeline.cli.airflow_runs import load_dag
 
     overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={aihub_folder}", "text.workers=1",
                  "train.epochs=2", "train.batch_size=16", "model.units=8", "model.embedding_dim=8",

@@ -14,7 +14,7 @@ SPACE = ("tune.space={model.units: {low: 4, high: 32, log: true}, "
 
 def test_a_search_runs_its_trials_in_the_dag_and_trains_the_final_model_with_the_best(
         airflow_db, mlflow_store, sample_corpus, tmp_path):
-    from pipeline.cli import load_dag
+    from pipeline.cli.airflow_runs import load_dag
 
     overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={sample_corpus}", "text.workers=1",
                  "train.epochs=2", "train.batch_size=16", "model.units=8", "model.embedding_dim=8",
@@ -46,8 +46,8 @@ def test_a_search_runs_its_trials_in_the_dag_and_trains_the_final_model_with_the
 
     # The study in the run's folder agrees, and its best trial's values trained the final model.
     from pipeline.config import load_config
-    from pipeline.lineage import Lineage
-    from pipeline.tuning import open_study
+    from pipeline.stages.tune import open_study
+    from pipeline.tracking.lineage import Lineage
 
     config = load_config("nsmc", overrides)
     study = open_study(config, Lineage("nsmc_sentiment", dag_run.run_id, config.config_hash()))
@@ -66,7 +66,7 @@ def test_a_search_runs_its_trials_in_the_dag_and_trains_the_final_model_with_the
     assert summary["tune"]["best_trial"] == str(best.number)
     version = client.get_model_version("nsmc-sentiment", "1")
     assert version.tags["rnnflow.run_id"] == final.info.run_id
-    from pipeline.trace import trace_version
+    from pipeline.tracking.trace import trace_version
 
     traced = trace_version(client, "nsmc-sentiment/1").render()
     import re
@@ -77,8 +77,8 @@ def test_a_search_runs_its_trials_in_the_dag_and_trains_the_final_model_with_the
 
     # A retried slot hands back its finished trial; a trial left RUNNING by a killed try is failed
     # and its slot asks the study again.
-    from pipeline import tasks
-    from pipeline.tuning import SLOT_ATTR, distributions
+    from pipeline.orchestration import tasks
+    from pipeline.stages.tune import SLOT_ATTR, distributions
 
     run = tasks.start_run("nsmc", {"overrides": overrides}, "nsmc_sentiment", dag_run.run_id)
     prepared = tasks.preprocess(run, tasks.ingest(run))

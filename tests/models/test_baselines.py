@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from models.registry import architectures, build_baseline, build_classifier
 from models.config import ModelConfig
+from models.registry import architectures, build_baseline, build_classifier
 
 TOKENS = ["영화 최고 재밌 다", "정말 최고 감동", "지루 하 다 최악", "돈 아깝 다 최악"] * 3
 LABELS = np.array([1, 1, 0, 0] * 3)
@@ -59,7 +59,7 @@ def _order_matters(rows: int, seed: int):
 @pytest.mark.parametrize("name", architectures("baselines"))
 def test_the_validation_split_chooses_ngrams_and_regularization(name):
     from models.registry import baseline_regularization
-    from pipeline.classification.training import search_baseline
+    from pipeline.kinds.classification.training import search_baseline
 
     field = baseline_regularization(name)
     config = ModelConfig(baseline_min_df=1, baseline_max_ngram=1, baseline_max_ngram_grid=(1, 2),
@@ -81,11 +81,11 @@ def test_the_validation_split_chooses_ngrams_and_regularization(name):
 def test_the_regularization_walk_stops_two_values_past_the_best(monkeypatch):
     """Validation scores that peak at the second value (a tie is no better): the two values after
     it are fit, the rest of the grid is not."""
-    from pipeline.classification.training import search_baseline
+    from pipeline.kinds.classification.training import search_baseline
 
     grid = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
     scores = iter([0.6, 0.9, 0.8, 0.9, 0.95, 0.99])  # one per fit, in the walk's (ascending) order
-    monkeypatch.setattr("pipeline.classification.metrics.classification_metrics",
+    monkeypatch.setattr("pipeline.kinds.classification.metrics.classification_metrics",
                         lambda *args: {"accuracy": next(scores)})
     config = ModelConfig(baseline_min_df=1, baseline_max_ngram=1, baseline_max_ngram_grid=(), logreg_c=1.0,
                          logreg_c_grid=grid)
@@ -97,7 +97,7 @@ def test_the_regularization_walk_stops_two_values_past_the_best(monkeypatch):
 
 
 def test_without_validation_rows_the_configured_values_are_used():
-    from pipeline.classification.training import search_baseline
+    from pipeline.kinds.classification.training import search_baseline
 
     config = ModelConfig(baseline_min_df=1, baseline_max_ngram=2, logreg_c=3.0)
     empty = ([], np.array([], dtype=np.int64))

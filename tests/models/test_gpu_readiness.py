@@ -5,8 +5,13 @@ from keras import layers
 
 from models.config import ModelConfig
 from models.registry import build_classifier, build_translator
-from pipeline.devices import cpu_flags, cudnn_problems, mixed_policy, set_precision
 from pipeline.text.vocab import pad_ids
+from pipeline.training.devices import (
+    cpu_flags,
+    cudnn_problems,
+    mixed_policy,
+    set_precision,
+)
 
 CONFIG = ModelConfig(embedding_dim=8, units=4, conv_filters=4, attention_units=4)
 
@@ -77,9 +82,9 @@ def test_cpu_flags_are_read_from_the_first_processor(tmp_path):
 def test_asking_for_mixed_precision_without_fast_units_trains_in_float32(monkeypatch, caplog):
     import keras
 
-    import pipeline.devices
+    import pipeline.training.devices
 
-    monkeypatch.setattr(pipeline.devices, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(pipeline.training.devices, "cpu_flags", lambda: {"avx2"})
     try:
         assert set_precision(True) == "float32"
         assert keras.mixed_precision.global_policy().name == "float32"

@@ -26,7 +26,7 @@ def _flip_labels(source, target):
 
 
 def test_a_test_split_the_champion_scores_below_majority_on_stops_the_run(mlflow_store, sample_corpus, tmp_path):
-    from pipeline import tasks
+    from pipeline.orchestration import tasks
 
     def run(corpus, run_id):
         overrides = [f"data_root={tmp_path / 'data'}", f"corpus.source={corpus}", *OVERRIDES]

@@ -2,8 +2,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.corpora.errors import CorpusFormatError, CorpusUnavailableError
-from pipeline.stages.ingest import run_ingest
 from pipeline.io import read_json
+from pipeline.stages.ingest import run_ingest
 from tests.conftest import SHARED_CORPORA, needs_shared_corpora, write_nsmc
 
 

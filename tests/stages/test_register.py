@@ -7,7 +7,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from pipeline.classification.promotion import compare_classifiers
+from pipeline.kinds.classification.promotion import compare_classifiers
 from pipeline.names import (
     CHALLENGER,
     CHAMPION,
@@ -154,7 +154,10 @@ class AlwaysSays(mlflow.pyfunc.PythonModel):
 
 
 def test_rescoring_matches_labels_by_name_not_id(small_config, tmp_path):
-    from pipeline.classification.evaluation import compare_predictions, test_predictions
+    from pipeline.kinds.classification.evaluation import (
+        compare_predictions,
+        test_predictions,
+    )
     from pipeline.results import FEATURES_FILE
     from pipeline.stages.ingest import run_ingest
     from pipeline.stages.preprocess import run_preprocess

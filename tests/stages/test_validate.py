@@ -8,10 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from pipeline.config import Limit, ValidationConfig, load_config, validate_config
-from pipeline.stages.ingest import run_ingest
-from pipeline.stages.validate import run_validation
-from pipeline.validation import (
+from pipeline.checks.report import (
     ERROR,
     OK,
     WARN,
@@ -23,6 +20,9 @@ from pipeline.validation import (
     psi,
     robust_outliers,
 )
+from pipeline.config import Limit, ValidationConfig, load_config, validate_config
+from pipeline.stages.ingest import run_ingest
+from pipeline.stages.validate import run_validation
 
 
 def test_psi_is_zero_for_the_same_mix_and_large_for_a_moved_one():
@@ -113,7 +113,7 @@ def _register_champion(client, config, report_path):
 
 
 def test_drift_against_the_champions_data_warns_or_stops(tmp_path, mlflow_store):
-    from pipeline.tracking import champion_data_profile
+    from pipeline.tracking.store import champion_data_profile
 
     first = _table_config(tmp_path / "one", _write(tmp_path / "a.csv", {"a": 100, "b": 100}))
     assert champion_data_profile(first) is None  # no champion yet: no drift check

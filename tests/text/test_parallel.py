@@ -3,7 +3,12 @@ import time
 import pytest
 
 from pipeline.config import TextConfig
-from pipeline.text.parallel import TokenizerPool, cached_tokenize, token_cache_key, tokenize_texts
+from pipeline.text.parallel import (
+    TokenizerPool,
+    cached_tokenize,
+    token_cache_key,
+    tokenize_texts,
+)
 from pipeline.text.processor import TextProcessor
 
 TEXTS = ["정말 재밌는 영화였어요!!", "최악... 시간 낭비", "배우 연기가 좋다 ㅋㅋㅋㅋ"] * 7

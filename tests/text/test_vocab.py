@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from pipeline.text.vocab import OOV_ID, PAD_ID, Vocabulary, length_at_percentile, pad_ids
+from pipeline.text.vocab import (
+    OOV_ID,
+    PAD_ID,
+    Vocabulary,
+    length_at_percentile,
+    pad_ids,
+)
 
 
 def test_fit_orders_by_frequency_then_token():

@@ -8,7 +8,12 @@ from typing import Literal
 
 from pipeline.corpora.base import CorpusRead, CorpusReader, DownloadSection
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.keras_npz import decode_ranks, decoded_split, load_verified_npz, load_word_index
+from pipeline.corpora.keras_npz import (
+    decode_ranks,
+    decoded_split,
+    load_verified_npz,
+    load_word_index,
+)
 
 
 class ReutersNpzCorpus(DownloadSection):

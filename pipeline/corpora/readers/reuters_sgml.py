@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.corpora.base import ClassificationSection, CorpusRead, CorpusReader, drop_repeated_texts
+from pipeline.corpora.base import (
+    ClassificationSection,
+    CorpusRead,
+    CorpusReader,
+    drop_repeated_texts,
+)
 from pipeline.corpora.errors import CorpusFormatError
 
 SGML_GLOB = "reut2-*.sgm"

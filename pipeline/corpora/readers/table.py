@@ -22,9 +22,21 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from pipeline.corpora.base import ClassificationSection, CorpusRead, CorpusReader, drop_repeated_texts
+from pipeline.corpora.base import (
+    ClassificationSection,
+    CorpusRead,
+    CorpusReader,
+    drop_repeated_texts,
+)
 from pipeline.corpora.errors import CorpusFormatError
-from pipeline.corpora.tables import ROW, ColumnRef, TableFiles, load_table, one_file, resolve_column
+from pipeline.corpora.tables import (
+    ROW,
+    ColumnRef,
+    TableFiles,
+    load_table,
+    one_file,
+    resolve_column,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

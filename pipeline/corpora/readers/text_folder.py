@@ -20,7 +20,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.corpora.base import ClassificationSection, CorpusRead, CorpusReader, drop_repeated_texts
+from pipeline.corpora.base import (
+    ClassificationSection,
+    CorpusRead,
+    CorpusReader,
+    drop_repeated_texts,
+)
 from pipeline.corpora.errors import CorpusFormatError
 from pipeline.corpora.tables import ENCODINGS, decode
 
