@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import pipeline  # noqa: F401  (before TensorFlow: it sets the CPU kernels rnnflow trains with)
+from pipeline.text.spec import TextSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP_BATCHES = 5
@@ -47,8 +48,8 @@ LECTURE_MAX_LEN = 30
 def newest_nsmc_features() -> Path:
     candidates = []
     for spec in (ROOT / "data" / "processed" / "features").glob("*/text_spec.json"):
-        text_spec = json.loads(spec.read_text())
-        if "label_names" in text_spec and text_spec["processor"]["tokenizer"]["name"] == "mecab":
+        text_spec = TextSpec.read(spec)
+        if text_spec.label_names and text_spec.source.tokenizer["name"] == "mecab":
             candidates.append(spec.parent)
     if not candidates:
         raise SystemExit("no NSMC features folder: run `rnnflow run nsmc --source ../shared/corpora/nsmc` first, "

@@ -24,6 +24,7 @@ from pipeline.results import (
     IngestResult,
     PreparedFeatures,
 )
+from pipeline.text.spec import TextSpec
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,11 @@ def cached_features(out_dir: Path, kind: type[_Features], ingested: IngestResult
 
 @contextlib.contextmanager
 def save_features(out_dir: Path, result: PreparedFeatures, arrays: dict[str, np.ndarray],
-                  text_spec: dict) -> Iterator[Path]:
+                  text_spec: TextSpec) -> Iterator[Path]:
     """Write the id arrays, the text spec and the summary; yield the folder-to-be for the kind's own
     files (vocabularies...). It becomes ``out_dir`` only when the block ends without an error."""
     with atomic_dir(out_dir) as tmp:
         np.savez(tmp / FEATURES_FILE, **arrays)
-        write_json(tmp / TEXT_SPEC_FILE, text_spec)
+        text_spec.write(tmp / TEXT_SPEC_FILE)
         yield tmp
         write_json(tmp / SUMMARY_FILE, dataclasses.asdict(result))

@@ -24,7 +24,6 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import BadValue, NotFound
-from pipeline.io import read_json
 from pipeline.kinds import kind_of
 from pipeline.names import (
     ARCH_TAG,
@@ -47,6 +46,7 @@ from pipeline.results import (
     RegisterResult,
 )
 from pipeline.serving.inputs import pinned_requirements
+from pipeline.text.spec import TextSpec
 from pipeline.tracking.descriptions import (
     registered_model_description,
     run_link,
@@ -113,7 +113,7 @@ def _register(client: MlflowClient, config: PipelineConfig, prepared: PreparedFe
             **{metric_tag(key): f"{value:.6f}" for key, value in best.metrics.items()}}
     name = config.registry.model_name
     version = mlflow.register_model(info.model_uri, name, tags=tags)
-    label_names = read_json(prepared.path(TEXT_SPEC_FILE)).get("label_names", [])
+    label_names = TextSpec.read(prepared.path(TEXT_SPEC_FILE)).label_names
     _describe_model(client, name, registered_model_description(config, label_names, parts.output_columns))
     training = run_link(client.get_run(best.run_id).info.experiment_id, best.run_id, f"run `{best.run_id[:8]}`")
     client.update_model_version(name, version.version, description=version_description(

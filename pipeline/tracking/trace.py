@@ -32,6 +32,7 @@ from pipeline.names import (
     TRIAL_TAG,
 )
 from pipeline.results import REPORT_FILE, TEXT_SPEC_FILE
+from pipeline.text.spec import TextSpec
 
 OK, BROKEN = "ok", "BROKEN"
 
@@ -228,11 +229,14 @@ def _data_links(client: MlflowClient, trace: Trace, parent_id: str | None, data_
     trace.add("test split", f"digest {test_digest}, {report.get('rows', {}).get('test', '?')} rows",
               OK if report.get("test_digest") == test_digest else BROKEN)
     try:
-        spec = json.loads(_load_text(client, parent_id, f"features/{TEXT_SPEC_FILE}"))
-        tokenizer = spec["processor"]["tokenizer"]
-        trace.add("tokenizer", f"{tokenizer['name']} {tokenizer['version']} {tokenizer.get('options') or ''}".strip())
+        spec = TextSpec.loads(_load_text(client, parent_id, f"features/{TEXT_SPEC_FILE}"))
     except Exception as exc:
         trace.add("tokenizer", "?", BROKEN, f"text spec not readable: {exc}")
+        return
+    for side, text_side in spec.sides().items():
+        tokenizer = text_side.tokenizer
+        link = "tokenizer" if spec.target is None else f"{side} tokenizer"
+        trace.add(link, f"{tokenizer['name']} {tokenizer['version']} {tokenizer.get('options') or ''}".strip())
 
 
 def _load_text(client: MlflowClient, run_id: str, path: str) -> str:

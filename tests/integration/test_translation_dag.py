@@ -57,6 +57,14 @@ def test_translation_dag_registers_a_raw_text_translator(airflow_db, mlflow_stor
     assert params["beam_width"] == 3 and params["length_penalty"] == 1.0
     assert str(client.get_model_version_by_alias("koen-translator", "champion").version) == str(version.version)
 
+    # Lineage resolves every link of a translator, a tokenizer for each side included.
+    from pipeline.tracking.trace import trace_version
+
+    trace = trace_version(client, "koen-translator@champion")
+    assert trace.complete, trace.render()
+    assert [link.name for link in trace.links][-3:] == ["source tokenizer", "target tokenizer", "code"]
+    assert "mecab" in trace.render()
+
     # A fresh process loads the champion and translates raw Korean, greedy and with a beam.
     code = ("import json, mlflow.pyfunc; m = mlflow.pyfunc.load_model('models:/koen-translator@champion'); "
             "g = m.predict(['나는 사과를 먹었다', '비가 온다'], params={'beam_width': 1}); "

@@ -138,10 +138,10 @@ def _drift(reference: dict, profile: dict, train: pd.DataFrame) -> dict:
 
 
 def oov_finding(config: PipelineConfig, prepared) -> Finding:
-    from pipeline.io import read_json
     from pipeline.results import TEXT_SPEC_FILE
+    from pipeline.text.spec import TextSpec
 
-    rate = read_json(prepared.path(TEXT_SPEC_FILE))["test_oov_rate"]
+    rate = TextSpec.read(prepared.path(TEXT_SPEC_FILE)).test_oov_rate
     pieces = f", text.subword_vocab_size {config.text.subword_vocab_size}" if config.text.subword_vocab_size else ""
     return judge("test_oov_rate", rate, config.validation.test_oov_rate,
                  f"{rate:.1%} of the test split's tokens are not in the train vocabulary "
@@ -156,10 +156,10 @@ def champion_finding(config: PipelineConfig, prepared) -> list[Finding]:
 
     from mlflow.exceptions import MlflowException
 
-    from pipeline.io import read_json
     from pipeline.kinds.classification.evaluation import test_predictions
     from pipeline.names import CHAMPION
     from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE
+    from pipeline.text.spec import TextSpec
     from pipeline.tracking.store import configure, recorded_test_predictions
 
     client = configure(config)
@@ -176,7 +176,7 @@ def champion_finding(config: PipelineConfig, prepared) -> list[Finding]:
         return []
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
         y_test = arrays["y_test"]
-    label_names = read_json(prepared.path(TEXT_SPEC_FILE))["label_names"]
+    label_names = TextSpec.read(prepared.path(TEXT_SPEC_FILE)).label_names
     truth = [label_names[i] for i in y_test]
     accuracy = float(np.mean([guess == real for guess, real in zip(predicted, truth)])) if truth else 0.0
     counts = pd.Series(truth).value_counts()

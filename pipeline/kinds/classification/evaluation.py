@@ -26,6 +26,7 @@ from pipeline.results import (
     TrainResult,
     predictions_artifact,
 )
+from pipeline.text.spec import TextSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,11 @@ def log_evaluation(prepared: ClassificationFeatures, probabilities: np.ndarray, 
     misclassified texts, and attention heatmaps for a Keras attention model."""
     import mlflow
 
-    spec = read_json(prepared.path(TEXT_SPEC_FILE))
+    spec = TextSpec.read(prepared.path(TEXT_SPEC_FILE))
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
         y_test = arrays["y_test"]
     scores = metric_fns.classification_metrics(y_test, probabilities.argmax(axis=1), probabilities.shape[1])
-    label_names = spec["label_names"]
+    label_names = spec.label_names
     # What the promotion gate compares, per test row (pipeline.stages.register).
     mlflow.log_dict({"test_digest": prepared.test_digest,
                      "predictions": [label_names[i] for i in probabilities.argmax(axis=1)]},
@@ -92,7 +93,7 @@ def log_evaluation(prepared: ClassificationFeatures, probabilities: np.ndarray, 
     return scores
 
 
-def attention_examples(model, prepared: ClassificationFeatures, spec: dict, y_test: np.ndarray,
+def attention_examples(model, prepared: ClassificationFeatures, spec: TextSpec, y_test: np.ndarray,
                        count: int = ATTENTION_EXAMPLES) -> list[dict]:
     """Attention over a fixed set of test sentences: evenly spaced over the test split among those
     of readable length, so every model of a run (and every run on this split) shows the same ones."""
@@ -106,10 +107,10 @@ def attention_examples(model, prepared: ClassificationFeatures, spec: dict, y_te
     rows = [candidates[i] for i in np.unique(np.linspace(0, len(candidates) - 1, count).round().astype(int))]
     vocab = Vocabulary.from_dict(read_json(prepared.path(VOCAB_FILE)))
     outputs, attention = token_attention(attention_inspector(model), vocab, [token_lists[r] for r in rows],
-                                         prepared.max_len, spec["text_config"]["truncate_from"],
-                                         pieces=bool(spec["text_config"].get("subword_vocab_size")))
+                                         prepared.max_len, spec.source.config.truncate_from,
+                                         pieces=bool(spec.source.config.subword_vocab_size))
     probabilities = class_probabilities(outputs)
-    names = spec["label_names"]
+    names = spec.label_names
     examples = []
     for row, pairs, probs in zip(rows, attention, probabilities):
         predicted = int(probs.argmax())
@@ -162,7 +163,7 @@ def compare_predictions(candidate: list[str], champion: list[str], prepared: Cla
 
     with np.load(prepared.path(FEATURES_FILE)) as arrays:
         y_test = arrays["y_test"]
-    index = {name: i for i, name in enumerate(read_json(prepared.path(TEXT_SPEC_FILE))["label_names"])}
+    index = {name: i for i, name in enumerate(TextSpec.read(prepared.path(TEXT_SPEC_FILE)).label_names)}
     for name, predictions in (("candidate", candidate), ("champion", champion)):
         if len(predictions) != len(y_test):
             raise ValueError(f"{name}: {len(predictions)} predictions for {len(y_test)} test rows")

@@ -34,6 +34,7 @@ from pipeline.results import (
 )
 from pipeline.text.parallel import cached_tokenize, token_cache_key
 from pipeline.text.processor import TextProcessor
+from pipeline.text.spec import TextSide, TextSpec
 from pipeline.text.subword import SubwordModel
 from pipeline.text.vocab import Vocabulary, length_at_percentile, pad_ids
 
@@ -98,14 +99,9 @@ def prepare_classification(config: PipelineConfig, ingested: IngestResult) -> Cl
     oov = float((arrays["x_test"] == 1).sum()) / max(1, int((arrays["x_test"] > 0).sum()))
     result = ClassificationFeatures(str(out_dir), rows, cache_hit, round(tokenize_seconds, 3), ingested.data_digest,
                                     ingested.test_digest, len(vocab), int(max_len), len(label_names))
-    text_spec = {
-        "text_config": text.model_dump(mode="json"),
-        "processor": TextProcessor.from_config(text).identity(),
-        "max_len": int(max_len),
-        "label_names": label_names,
-        "table_path": str(ingested.table_path),
-        "test_oov_rate": round(float(oov), 4),
-    }
+    text_spec = TextSpec(source=TextSide(text, TextProcessor.from_config(text).identity(), int(max_len)),
+                         table_path=str(ingested.table_path), label_names=list(label_names),
+                         test_oov_rate=round(float(oov), 4))
     with save_features(out_dir, result, arrays, text_spec) as tmp:
         pd.DataFrame({"split": table["split"], "tokens": tokens}).to_parquet(tmp / TOKENS_FILE, index=False)
         write_json(tmp / VOCAB_FILE, vocab.to_dict())
@@ -117,10 +113,10 @@ def prepare_classification(config: PipelineConfig, ingested: IngestResult) -> Cl
 
 def split_texts(features_dir: str | Path, split: str) -> list[str]:
     """Raw texts of one split, in the same row order as its id arrays."""
-    spec = read_json(Path(features_dir) / TEXT_SPEC_FILE)
+    spec = TextSpec.read(Path(features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(features_dir) / FEATURES_FILE) as arrays:
         rows = arrays[f"row_{split}"]
-    return pd.read_parquet(spec["table_path"], columns=["text"])["text"].to_numpy()[rows].tolist()
+    return pd.read_parquet(spec.table_path, columns=["text"])["text"].to_numpy()[rows].tolist()
 
 
 def split_tokens(features_dir: str | Path, split: str) -> list[str]:

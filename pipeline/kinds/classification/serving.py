@@ -54,14 +54,14 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from models.text_classifier import LengthBuckets
-        from pipeline.config import TextConfig
         from pipeline.io import read_json
         from pipeline.text.parallel import TokenizerPool, default_workers
         from pipeline.text.processor import TextProcessor
+        from pipeline.text.spec import TextSpec
         from pipeline.text.vocab import Vocabulary
 
-        spec = read_json(context.artifacts["text_spec"])
-        text_config = TextConfig.model_validate(spec["text_config"])
+        spec = TextSpec.read(context.artifacts["text_spec"])
+        text_config = spec.source.config
         self.processor = TextProcessor.from_config(text_config)
         # Trained on subword pieces (text.subword_vocab_size): the tokenizer's words are split alike.
         self.subwords = None
@@ -73,15 +73,15 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         # without a tokenizer (or a konlpy JVM) per core of a large server. They split pieces too.
         self.tokenizer_pool = TokenizerPool(text_config, workers=min(SERVING_TOKENIZER_WORKERS, default_workers()),
                                             subwords=self.subwords.model_bytes if self.subwords else None)
-        trained_with = spec["processor"]["tokenizer"]
+        trained_with = spec.source.tokenizer
         serving_with = self.processor.tokenizer.identity()
         if trained_with != serving_with:
             log.warning("tokenizer differs from training: trained with %s, serving with %s",
                         trained_with, serving_with)
         self.vocab = Vocabulary.from_dict(read_json(context.artifacts["vocab"]))
-        self.max_len = int(spec["max_len"])
-        self.truncate_from = spec["text_config"]["truncate_from"]
-        self.label_names = list(spec["label_names"])
+        self.max_len = spec.source.length
+        self.truncate_from = text_config.truncate_from
+        self.label_names = list(spec.label_names)
         # One model ("keras_model" or "sklearn_model"), or an ensemble's members ("member_<i>_<flavor>_model"),
         # whose class probabilities are averaged.
         self.members = [_load_member(key, path) for key, path in sorted(context.artifacts.items())

@@ -64,16 +64,16 @@ class TranslationSet:
 
 
 def load_split(features_dir: str | Path, split: str) -> TranslationSet:
-    from pipeline.config import TextConfig
     from pipeline.text.cleaning import TextCleaner
+    from pipeline.text.spec import TextSpec
 
     features_dir = Path(features_dir)
-    spec = read_json(features_dir / TEXT_SPEC_FILE)
+    spec = TextSpec.read(features_dir / TEXT_SPEC_FILE)
     target_vocab = Vocabulary.from_dict(read_json(features_dir / TARGET_VOCAB_FILE))
     with np.load(features_dir / FEATURES_FILE) as arrays:
         source_ids, rows = arrays[f"x_{split}"], arrays[f"row_{split}"]
-    table = pd.read_parquet(spec["table_path"], columns=["source", "target"])
-    target_config = TextConfig.model_validate(spec["target_text_config"])
+    table = pd.read_parquet(spec.table_path, columns=["source", "target"])
+    target_config = spec.target.config
     cleaner = TextCleaner(target_config.keep, target_config.lowercase, target_config.max_char_repeat)
     return TranslationSet(source_ids, table["source"].to_numpy()[rows].tolist(),
                           [cleaner(text) for text in table["target"].to_numpy()[rows]],

@@ -25,6 +25,7 @@ from pipeline.names import SPLITS
 from pipeline.results import IngestResult, PreparedFeatures
 from pipeline.text.parallel import cached_tokenize, token_cache_key
 from pipeline.text.processor import TextProcessor
+from pipeline.text.spec import TextSide, TextSpec
 from pipeline.text.subword import SubwordModel
 from pipeline.text.vocab import (
     EOS_TOKEN,
@@ -104,16 +105,11 @@ def prepare_translation(config: PipelineConfig, ingested: IngestResult) -> Trans
     result = TranslationFeatures(str(out_dir), rows, pairs.cache_hit, round(pairs.seconds, 3), ingested.data_digest,
                                  ingested.test_digest, len(source_vocab), len(target_vocab), int(source_len),
                                  int(target_len), int(max_output_len))
-    text_spec = {
-        "task": config.kind,
-        "source_text_config": source_text.model_dump(mode="json"),
-        "target_text_config": target_text.model_dump(mode="json"),
-        "source_processor": TextProcessor.from_config(source_text).identity(),
-        "target_processor": TextProcessor.from_config(target_text).identity(),
-        "source_len": int(source_len), "target_len": int(target_len), "max_output_len": int(max_output_len),
-        "decode": config.decode.model_dump(mode="json"),
-        "table_path": str(ingested.table_path),
-    }
+    text_spec = TextSpec(
+        source=TextSide(source_text, TextProcessor.from_config(source_text).identity(), int(source_len)),
+        target=TextSide(target_text, TextProcessor.from_config(target_text).identity(), int(target_len)),
+        table_path=str(ingested.table_path), max_output_len=int(max_output_len),
+        decode=config.decode.model_dump(mode="json"))
     with save_features(out_dir, result, arrays, text_spec) as tmp:
         write_json(tmp / SOURCE_VOCAB_FILE, source_vocab.to_dict())
         write_json(tmp / TARGET_VOCAB_FILE, target_vocab.to_dict())

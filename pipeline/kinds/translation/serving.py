@@ -34,20 +34,20 @@ class RawTextTranslator(StatelessPickle, mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from models.saving import load_keras_model
         from models.seq2seq import InferenceModels
-        from pipeline.config import TextConfig
         from pipeline.io import read_json
         from pipeline.text.processor import TextProcessor
+        from pipeline.text.spec import TextSpec
         from pipeline.text.vocab import EOS_TOKEN, SOS_TOKEN, Vocabulary
 
-        spec = read_json(context.artifacts["text_spec"])
-        self.source = TextProcessor.from_config(TextConfig.model_validate(spec["source_text_config"]))
-        self.target_text = TextConfig.model_validate(spec["target_text_config"])
+        spec = TextSpec.read(context.artifacts["text_spec"])
+        self.source = TextProcessor.from_config(spec.source.config)
+        self.target_text = spec.target.config
         self.source_vocab = Vocabulary.from_dict(read_json(context.artifacts["source_vocab"]))
         self.target_vocab = Vocabulary.from_dict(read_json(context.artifacts["target_vocab"]))
-        self.source_len = int(spec["source_len"])
-        self.truncate_from = spec["source_text_config"]["truncate_from"]
-        self.max_output_len = int(spec["max_output_len"])
-        self.defaults = spec["decode"]
+        self.source_len = spec.source.length
+        self.truncate_from = spec.source.config.truncate_from
+        self.max_output_len = int(spec.max_output_len)
+        self.defaults = spec.decode
         self.sos, self.eos = self.target_vocab.id_of(SOS_TOKEN), self.target_vocab.id_of(EOS_TOKEN)
         self.inference = InferenceModels.from_training_model(load_keras_model(context.artifacts["keras_model"]))
 

@@ -7,6 +7,7 @@ from pipeline.kinds.classification.features import SUBWORD_FILE, VOCAB_FILE
 from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.preprocess import run_preprocess
+from pipeline.text.spec import TextSpec
 from pipeline.text.subword import SubwordModel
 from pipeline.text.vocab import Vocabulary
 
@@ -37,8 +38,9 @@ def test_vocabulary_is_fit_on_train_only_and_ids_are_right_padded(small_config):
     train_tokens = {t for text in table.loc[table.split == "train", "text"]
                     for t in (pieces(processor.tokens(text)) if pieces else processor.tokens(text))}
     assert set(vocab.tokens[2:]) <= train_tokens
-    spec = read_json(f"{prepared.features_dir}/{TEXT_SPEC_FILE}")
-    assert spec["processor"]["tokenizer"]["name"] == "mecab" and spec["max_len"] == prepared.max_len
+    spec = TextSpec.read(f"{prepared.features_dir}/{TEXT_SPEC_FILE}")
+    assert spec.source.tokenizer["name"] == "mecab" and spec.source.length == prepared.max_len
+    assert spec.target is None and spec.label_names == ["negative", "positive"]
     assert x_test.shape[0] == 30
 
 

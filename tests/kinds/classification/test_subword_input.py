@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from pipeline.config import ConfigError, load_config
-from pipeline.io import read_json
 from pipeline.kinds.classification.features import (
     SUBWORD_FILE,
     split_texts,
@@ -18,6 +17,7 @@ from pipeline.kinds.classification.features import (
 from pipeline.results import FEATURES_FILE, TEXT_SPEC_FILE
 from pipeline.stages.ingest import run_ingest
 from pipeline.stages.preprocess import run_preprocess
+from pipeline.text.spec import TextSpec
 
 PIECES = 150
 
@@ -42,7 +42,7 @@ def test_pieces_are_learned_on_train_and_join_back_to_the_words(piece_features):
     assert any("▁" in row for row in split_tokens(pieces.features_dir, "train"))
     # At most PIECES pieces plus the vocabulary's <pad> and <unk>, and fewer unknown test tokens.
     assert pieces.vocab_size <= PIECES + 2
-    oov = [read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)["test_oov_rate"] for prepared in (pieces, words)]
+    oov = [TextSpec.read(Path(prepared.features_dir) / TEXT_SPEC_FILE).test_oov_rate for prepared in (pieces, words)]
     assert oov[0] < oov[1]
 
 
@@ -124,7 +124,7 @@ def test_the_attention_heatmap_of_a_piece_model_shows_words(piece_features):
 
     config, prepared, words = piece_features
     model = build_classifier("bilstm_attention", config.model, prepared.vocab_size, prepared.num_classes)
-    spec = read_json(Path(prepared.features_dir) / TEXT_SPEC_FILE)
+    spec = TextSpec.read(Path(prepared.features_dir) / TEXT_SPEC_FILE)
     with np.load(Path(prepared.features_dir) / FEATURES_FILE) as arrays:
         y_test = arrays["y_test"]
     examples = attention_examples(model, prepared, spec, y_test)
