@@ -51,14 +51,24 @@ ALIASES = (CHAMPION, CHALLENGER)
 # --- MLflow tag keys: on runs and registered versions ---
 TAG_PREFIX = "rnnflow."
 RUN_KEY_TAG = "rnnflow.run_key"            # how a DAG run's MLflow runs and version are found again
-RUN_ROLE_TAG = "rnnflow.kind"              # "parent" (one per DAG run), "child" (one per architecture) or "trial"
+RUN_ROLE_TAG = "rnnflow.role"              # "parent" (one per DAG run), "child" (one per architecture) or "trial"
+# Runs logged before the role tag was renamed carry it under this key; read it where the new one is missing.
+LEGACY_RUN_ROLE_TAG = "rnnflow.kind"
+PARENT_ROLE = "parent"
+CHILD_ROLE = "child"
 TRIAL_ROLE = "trial"                       # a hyperparameter search trial (pipeline.stages.tune), nested like a child
 TRIAL_TAG = "rnnflow.trial"                # on a trial run: the Optuna trial number; on a final run: its best trial
 TRIAL_STATE_TAG = "rnnflow.trial_state"    # COMPLETE, PRUNED or FAIL, as Optuna says
 ARCH_TAG = "rnnflow.arch"
 TRAINING_RUN_TAG = "rnnflow.run_id"        # on a version: the child run that trained it
+# Lineage: where a run came from (pipeline.tracking.lineage.Lineage writes these, field by field).
+DAG_ID_TAG = "rnnflow.dag_id"
+DAG_RUN_ID_TAG = "rnnflow.dag_run_id"
+CONFIG_HASH_TAG = "rnnflow.config_hash"
 DATA_DIGEST_TAG = "rnnflow.data_digest"
 TEST_DIGEST_TAG = "rnnflow.test_digest"
+GIT_COMMIT_TAG = "rnnflow.git_commit"
+RESUMED_IN_TAG = "rnnflow.resumed_in"      # the Airflow DAG run that resumed an interrupted one
 DECISION_TAG = "rnnflow.promotion"         # the alias a version was given
 REASON_TAG = "rnnflow.promotion_reason"
 PREVIOUS_CHAMPION_TAG = "rnnflow.previous_champion"  # the version a promotion replaced: what rollback restores
@@ -72,7 +82,16 @@ DEVICES_TAG = "rnnflow.devices"
 PRECISION_TAG = "rnnflow.precision"
 VALIDATION_STATUS_TAG = "rnnflow.validation"              # ok / warn / error, on the parent run and the version
 VALIDATION_WARNINGS_TAG = "rnnflow.validation_warnings"   # "check=value; ..." of every warning
+# Batch scoring runs (pipeline.serving.batch).
+BATCH_INPUT_TAG = "rnnflow.batch_input"
+MODEL_NAME_TAG = "rnnflow.model_name"
+MODEL_VERSION_TAG = "rnnflow.model_version"
 TEST_METRIC_PREFIX = "test_"
+
+
+def run_role(tags: dict[str, str]) -> str | None:
+    """A run's role (parent, child or trial), from today's tag or the one runs logged earlier carry."""
+    return tags.get(RUN_ROLE_TAG) or tags.get(LEGACY_RUN_ROLE_TAG)
 
 
 def metric_tag(metric: str) -> str:

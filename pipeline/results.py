@@ -36,6 +36,24 @@ class XcomResult:
 
 
 @dataclass(frozen=True)
+class RunReference(XcomResult):
+    """The DAG run every task after ``start_run`` works on: its frozen config, MLflow parent run and
+    lineage. A resumed run keeps the interrupted run's ``dag_run_id`` (its MLflow runs, run folder
+    and registry key) and names the Airflow run that resumed it in ``resumed_in``."""
+
+    config_path: str
+    config_hash: str
+    dag_id: str
+    dag_run_id: str
+    git_commit: str
+    data_dir: str
+    parent_run_id: str
+    models: list[str]
+    tune_slots: list[int]
+    resumed_in: str = ""
+
+
+@dataclass(frozen=True)
 class IngestResult(XcomResult):
     table_path: str
     report_path: str

@@ -27,6 +27,7 @@ from pipeline.io import atomic_path
 from pipeline.names import DAG_PARAM_FIELDS, OVERRIDES_PARAM, RESUME_PARAM
 from pipeline.orchestration import interrupts, ownership
 from pipeline.paths import run_dir
+from pipeline.results import RunReference
 from pipeline.tracking.lineage import Lineage, git_commit
 
 # Bad input does not get better on retry: such a task fails at once, with the error that names
@@ -140,18 +141,18 @@ def check_trigger_overrides(overrides: dict[str, Any], config: PipelineConfig) -
                                   f"read ({allowed}; {names.SOURCE_ROOTS_ENV} adds more)")
 
 
-def _run_config(run: dict) -> PipelineConfig:
-    config = config_from_yaml_text(Path(run["config_path"]).read_text(encoding="utf-8"), run["config_path"])
-    if config.config_hash() != run["config_hash"]:
-        raise RuntimeError(f"{run['config_path']} changed since the run started "
-                           f"(hash {config.config_hash()} != {run['config_hash']})")
+def _run_config(ref: RunReference) -> PipelineConfig:
+    config = config_from_yaml_text(Path(ref.config_path).read_text(encoding="utf-8"), ref.config_path)
+    if config.config_hash() != ref.config_hash:
+        raise RuntimeError(f"{ref.config_path} changed since the run started "
+                           f"(hash {config.config_hash()} != {ref.config_hash})")
     return config
 
 
-def _lineage(run: dict, prepared: dict | None = None) -> Lineage:
+def _lineage(ref: RunReference, prepared: dict | None = None) -> Lineage:
     prepared = prepared or {}
-    return Lineage(run["dag_id"], run["dag_run_id"], run["config_hash"], prepared.get("data_digest", ""),
-                   prepared.get("test_digest", ""), run["git_commit"], run.get("resumed_in", ""))
+    return Lineage(ref.dag_id, ref.dag_run_id, ref.config_hash, prepared.get("data_digest", ""),
+                   prepared.get("test_digest", ""), ref.git_commit, ref.resumed_in)
 
 
 def _features(config: PipelineConfig, prepared: dict):
@@ -176,10 +177,9 @@ def start_run(pipeline: str, params: dict | None, dag_id: str, dag_run_id: str) 
     with atomic_path(config_path) as tmp:
         tmp.write_text(config.to_yaml(), encoding="utf-8")
     lineage = Lineage(dag_id, dag_run_id, config.config_hash(), git_commit=git_commit())
-    return {"config_path": str(config_path), "config_hash": config.config_hash(), "dag_id": dag_id,
-            "dag_run_id": dag_run_id, "git_commit": lineage.git_commit, "data_dir": str(config.data_dir()),
-            "parent_run_id": start_parent_run(config, lineage), "models": list(config.train.models),
-            "tune_slots": list(range(config.tune.trials))}
+    return RunReference(str(config_path), config.config_hash(), dag_id, dag_run_id, lineage.git_commit,
+                        str(config.data_dir()), start_parent_run(config, lineage), list(config.train.models),
+                        list(range(config.tune.trials))).to_xcom()
 
 
 def _resume(config: PipelineConfig, dag_id: str, airflow_run_id: str, resumed: str) -> dict:
@@ -196,17 +196,16 @@ def _resume(config: PipelineConfig, dag_id: str, airflow_run_id: str, resumed: s
     lineage = Lineage(dag_id, resumed, frozen.config_hash(), git_commit=git_commit(), resumed_in=airflow_run_id)
     parent_run_id = reopen_parent_run(frozen, lineage)
     progress.line(f"    resuming DAG run {resumed} (MLflow run {parent_run_id})")
-    return {"config_path": str(config_path), "config_hash": frozen.config_hash(), "dag_id": dag_id,
-            "dag_run_id": resumed, "resumed_in": airflow_run_id, "git_commit": lineage.git_commit,
-            "data_dir": str(frozen.data_dir()),
-            "parent_run_id": parent_run_id, "models": list(frozen.train.models),
-            "tune_slots": list(range(frozen.tune.trials))}
+    return RunReference(str(config_path), frozen.config_hash(), dag_id, resumed, lineage.git_commit,
+                        str(frozen.data_dir()), parent_run_id, list(frozen.train.models),
+                        list(range(frozen.tune.trials)), resumed_in=airflow_run_id).to_xcom()
 
 
 @pipeline_task("ingest + validate", _rows_note)
 def ingest(run: dict) -> dict:
     """Ingest, then validate: data that fails a check at its error limit stops the run here,
     after its report is on the parent run."""
+    ref = RunReference.from_xcom(run)
     from pipeline.stages.ingest import run_ingest
     from pipeline.stages.validate import run_validation
     from pipeline.tracking.store import (
@@ -215,12 +214,12 @@ def ingest(run: dict) -> dict:
         log_validation,
     )
 
-    config = _run_config(run)
+    config = _run_config(ref)
     ingested = run_ingest(config)
-    log_ingest(config, run["parent_run_id"], ingested)
-    out_dir = run_dir(config.data_dir(), run["dag_id"], run["dag_run_id"]) / "validation"
+    log_ingest(config, ref.parent_run_id, ingested)
+    out_dir = run_dir(config.data_dir(), ref.dag_id, ref.dag_run_id) / "validation"
     validation = run_validation(config, ingested, out_dir, champion_data_profile(config))
-    log_validation(config, run["parent_run_id"], validation.status, validation.warnings, validation.report_dir)
+    log_validation(config, ref.parent_run_id, validation.status, validation.warnings, validation.report_dir)
     for warning in validation.warnings:
         progress.line(f"    warning: {warning} (see validation/validation.md on the MLflow run)")
     validation.enforce()
@@ -229,17 +228,18 @@ def ingest(run: dict) -> dict:
 
 @pipeline_task("preprocess", _features_note)
 def preprocess(run: dict, ingested: dict) -> dict:
+    ref = RunReference.from_xcom(run)
     from pipeline.checks.report import enforce, warnings_of, worst_status
     from pipeline.kinds import kind_of
     from pipeline.results import IngestResult
     from pipeline.stages.preprocess import run_preprocess
     from pipeline.tracking.store import log_features, log_validation
 
-    config = _run_config(run)
+    config = _run_config(ref)
     prepared = run_preprocess(config, IngestResult.from_xcom(ingested))
-    log_features(config, run["parent_run_id"], prepared)
+    log_features(config, ref.parent_run_id, prepared)
     findings = kind_of(config).feature_findings(config, prepared)
-    log_validation(config, run["parent_run_id"], worst_status(findings), warnings_of(findings))
+    log_validation(config, ref.parent_run_id, worst_status(findings), warnings_of(findings))
     for warning in warnings_of(findings):
         progress.line(f"    warning: {warning}")
     enforce(findings)
@@ -261,17 +261,18 @@ def _trial_note(result: dict) -> str:
 def tune_trial(run: dict, prepared: dict, slot: int) -> dict:
     """One trial of the run's hyperparameter search (``pipeline.stages.tune``); skipped once the search's
     time budget is spent."""
+    ref = RunReference.from_xcom(run)
     from pipeline.stages.tune import open_study, run_trial, time_left
 
-    config = _run_config(run)
-    lineage = _lineage(run, prepared)
+    config = _run_config(ref)
+    lineage = _lineage(ref, prepared)
     study = open_study(config, lineage, slot)
     if not time_left(config, study, slot):
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(f"tune.timeout_minutes ({config.tune.timeout_minutes}) spent: "
                                    f"slot {slot} starts no trial")
-    return run_trial(config, study, _features(config, prepared), slot, run["parent_run_id"], lineage)
+    return run_trial(config, study, _features(config, prepared), slot, ref.parent_run_id, lineage)
 
 
 def _search_note(result: dict) -> str:
@@ -288,14 +289,15 @@ def _search_note(result: dict) -> str:
 @pipeline_task("tune: best trial", _search_note)
 def tune_best(run: dict, prepared: dict) -> dict:
     """The search's best values (empty without a search), logged on the parent run."""
+    ref = RunReference.from_xcom(run)
     from pipeline.stages.tune import best_trial, log_search, open_study
 
-    config = _run_config(run)
+    config = _run_config(ref)
     if not config.tune.trials:
         return {}
-    study = open_study(config, _lineage(run, prepared))
+    study = open_study(config, _lineage(ref, prepared))
     outcome = best_trial(config, study)
-    log_search(config, run["parent_run_id"], study, outcome)
+    log_search(config, ref.parent_run_id, study, outcome)
     return outcome
 
 
@@ -303,23 +305,25 @@ def tune_best(run: dict, prepared: dict) -> dict:
                lambda result: f"{result['epochs_run']} epoch(s), {result['param_count']:,} parameters")
 def train(run: dict, prepared: dict, arch: str, tuned: dict | None = None) -> dict:
     """Train ``arch``; the architecture the search tuned trains with its best trial's values."""
+    ref = RunReference.from_xcom(run)
     from pipeline.stages.train import run_train
 
-    config = _run_config(run)
+    config = _run_config(ref)
     best_trial = None
     if tuned and tuned.get("arch") == arch and tuned.get("params"):
         config, best_trial = config.with_values(tuned["params"]), tuned["trial"]
-    return run_train(config, _features(config, prepared), arch, run["parent_run_id"], _lineage(run, prepared),
+    return run_train(config, _features(config, prepared), arch, ref.parent_run_id, _lineage(ref, prepared),
                      best_trial).to_xcom()
 
 
 @pipeline_task(lambda run, prepared, trained: f"evaluate {trained['arch']}",
                lambda result: _ranking_note(result["metrics"]))
 def evaluate(run: dict, prepared: dict, trained: dict) -> dict:
+    ref = RunReference.from_xcom(run)
     from pipeline.results import TrainResult
     from pipeline.stages.evaluate import run_evaluate
 
-    config = _run_config(run)
+    config = _run_config(ref)
     return run_evaluate(config, _features(config, prepared), TrainResult.from_xcom(trained)).to_xcom()
 
 
@@ -339,32 +343,34 @@ def _ensemble_note(result: list[dict]) -> str:
 @pipeline_task("ensemble", _ensemble_note)
 def ensemble(run: dict, prepared: dict, evaluations: Sequence[dict]) -> list[dict]:
     """The run's evaluations, plus an ensemble of its models when the kind builds one."""
+    ref = RunReference.from_xcom(run)
     from pipeline.kinds import kind_of
     from pipeline.results import EvalResult
 
-    config = _run_config(run)
+    config = _run_config(ref)
     evaluated = [EvalResult.from_xcom(evaluations[i]) for i in range(len(evaluations))]
-    combined = kind_of(config).ensemble(config, _features(config, prepared), evaluated, run["parent_run_id"],
-                                        _lineage(run, prepared))
+    combined = kind_of(config).ensemble(config, _features(config, prepared), evaluated, ref.parent_run_id,
+                                        _lineage(ref, prepared))
     return [result.to_xcom() for result in evaluated] + ([combined.to_xcom()] if combined is not None else [])
 
 
 @pipeline_task("register", lambda result: f"{result['model_name']} v{result['version']} -> @{result['alias']}")
 def register(run: dict, prepared: dict, evaluations: Sequence[dict]) -> dict:
     """Register and promote the best model; write the run's comparison and summary to the parent run."""
+    ref = RunReference.from_xcom(run)
     from pipeline.kinds import kind_of
     from pipeline.results import EvalResult
     from pipeline.stages.register import run_register
     from pipeline.tracking.store import log_run_summary, validation_tags
 
-    config = _run_config(run)
+    config = _run_config(ref)
     features = _features(config, prepared)
     # Indexing (not iterating) Airflow's lazy XCom sequence avoids a request past its end.
     evaluated = [EvalResult.from_xcom(evaluations[i]) for i in range(len(evaluations))]
-    lineage = _lineage(run, prepared)
+    lineage = _lineage(ref, prepared)
     registered = run_register(config, features, evaluated, lineage,
-                              extra_tags=validation_tags(config, run["parent_run_id"]))
-    log_run_summary(config, run["parent_run_id"], lineage, features, evaluated, registered,
+                              extra_tags=validation_tags(config, ref.parent_run_id))
+    log_run_summary(config, ref.parent_run_id, lineage, features, evaluated, registered,
                     kind_of(config).comparison_metrics)
     return registered.to_xcom()
 
@@ -377,11 +383,12 @@ def mark_run_failed(context) -> None:
     run = task_instance.xcom_pull(task_ids="start_run")
     if not run:
         return
+    ref = RunReference.from_xcom(run)
     from airflow.sdk.exceptions import AirflowFailException
 
     # pipeline_task raises AirflowFailException for bad input only: the CLI then exits 2, not 1.
     exception = context.get("exception")
-    mark_parent_failed(_run_config(run), run["parent_run_id"], task_instance.task_id, str(exception),
+    mark_parent_failed(_run_config(ref), ref.parent_run_id, task_instance.task_id, str(exception),
                        bad_input=isinstance(exception, AirflowFailException))
 
 
@@ -419,7 +426,7 @@ def batch_score(pipeline: str, item: dict, dag_id: str, dag_run_id: str) -> dict
     from pipeline.serving.batch import BatchInputError, reject, score_file
 
     config = _batch_config(pipeline)
-    lineage = {f"{names.TAG_PREFIX}dag_id": dag_id, f"{names.TAG_PREFIX}dag_run_id": dag_run_id}
+    lineage = {names.DAG_ID_TAG: dag_id, names.DAG_RUN_ID_TAG: dag_run_id}
     try:
         scored = score_file(config.registry.model_name, item["version"], Path(item["input"]), Path(item["output"]),
                             config.batch.text_column, context=lineage)

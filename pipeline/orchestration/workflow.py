@@ -179,7 +179,9 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
         def architectures(run: dict) -> list[str]:
             """The models to train side by side (`train.models` or the `models` param): one mapped train
             and evaluate task each."""
-            return run["models"]
+            from pipeline.results import RunReference
+
+            return RunReference.from_xcom(run).models
 
         @task(task_display_name="Ingest and validate")
         def ingest(run: dict) -> dict:
@@ -201,7 +203,9 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
         @task(task_display_name="Search slots")
         def tune_slots(run: dict) -> list[int]:
             """One slot per `tune.trials` (none by default): one mapped trial task each."""
-            return run["tune_slots"]
+            from pipeline.results import RunReference
+
+            return RunReference.from_xcom(run).tune_slots
 
         # Mapped tasks do not take their doc from the docstring: doc_md says it.
         @task(execution_timeout=timedelta(hours=6), task_display_name="Tune trial", map_index_template="{{ slot }}",

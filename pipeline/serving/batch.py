@@ -21,6 +21,7 @@ from pipeline.corpora.errors import CorpusFormatError
 from pipeline.corpora.tables import ROW, SUFFIX_FORMATS, TableFiles, load_table
 from pipeline.errors import NotFound
 from pipeline.io import atomic_path, sha256_file
+from pipeline.names import BATCH_INPUT_TAG, MODEL_NAME_TAG, MODEL_VERSION_TAG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,6 @@ MODEL_NAME_COLUMN, MODEL_VERSION_COLUMN, INPUT_DIGEST_COLUMN = "model_name", "mo
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
 # Rows per predict call: bounds memory on a large file; the model batches inside each chunk.
 CHUNK_ROWS = 20_000
-BATCH_TAG = "rnnflow.batch_input"
 
 
 class BatchInputError(CorpusFormatError):
@@ -147,8 +147,8 @@ def score_file(model_name: str, version: str, input_path: Path, output_path: Pat
                                f"Batch scoring with `{model_name}`: one run per scored file, tagged with the "
                                "model version, the input's digest and the label counts of the predictions.")
     with mlflow.start_run(experiment_id=experiment, run_name=f"{input_path.name} v{version}",
-                          tags={BATCH_TAG: str(input_path), "rnnflow.model_name": model_name,
-                                "rnnflow.model_version": version, **(context or {})}) as run:
+                          tags={BATCH_INPUT_TAG: str(input_path), MODEL_NAME_TAG: model_name,
+                                MODEL_VERSION_TAG: version, **(context or {})}) as run:
         mlflow.log_params({"model_uri": f"models:/{model_name}/{version}", "input": str(input_path),
                            "input_sha256": digest, "text_column": text_column, "output": str(output_path),
                            "rows": len(table)})

@@ -6,7 +6,15 @@ import functools
 import subprocess
 from dataclasses import asdict, dataclass
 
-from pipeline.names import TAG_PREFIX
+from pipeline.names import (
+    CONFIG_HASH_TAG,
+    DAG_ID_TAG,
+    DAG_RUN_ID_TAG,
+    DATA_DIGEST_TAG,
+    GIT_COMMIT_TAG,
+    RESUMED_IN_TAG,
+    TEST_DIGEST_TAG,
+)
 from pipeline.paths import PROJECT_ROOT
 
 
@@ -45,4 +53,10 @@ class Lineage:
         return dag_run_key(self.dag_id, self.dag_run_id)
 
     def tags(self) -> dict[str, str]:
-        return {f"{TAG_PREFIX}{key}": value for key, value in asdict(self).items() if value}
+        return {LINEAGE_TAGS[key]: value for key, value in asdict(self).items() if value}
+
+
+# Each Lineage field's tag.
+LINEAGE_TAGS = {"dag_id": DAG_ID_TAG, "dag_run_id": DAG_RUN_ID_TAG, "config_hash": CONFIG_HASH_TAG,
+                "data_digest": DATA_DIGEST_TAG, "test_digest": TEST_DIGEST_TAG, "git_commit": GIT_COMMIT_TAG,
+                "resumed_in": RESUMED_IN_TAG}

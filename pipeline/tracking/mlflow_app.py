@@ -19,7 +19,7 @@ from flask import Response
 from mlflow.server import app as flask_app
 from mlflow.server.fastapi_app import app  # noqa: F401  (what the entry point names: uvicorn serves it)
 
-from pipeline.names import RUN_ROLE_TAG
+from pipeline.names import LEGACY_RUN_ROLE_TAG, PARENT_ROLE, RUN_ROLE_TAG
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,12 @@ def newest_training_page() -> str | None:
         store = _get_tracking_store()
         experiments = [e.experiment_id for e in store.search_experiments(view_type=ViewType.ACTIVE_ONLY,
                                                                           max_results=1000)]
-        runs = store.search_runs(experiments, f"tags.`{RUN_ROLE_TAG}` = 'parent'", ViewType.ACTIVE_ONLY, 1,
-                                 ["attributes.start_time DESC"], None) if experiments else []
+        runs = []
+        for role_tag in (RUN_ROLE_TAG, LEGACY_RUN_ROLE_TAG):  # stores written before the rename: the old key
+            runs = store.search_runs(experiments, f"tags.`{role_tag}` = '{PARENT_ROLE}'", ViewType.ACTIVE_ONLY, 1,
+                                     ["attributes.start_time DESC"], None) if experiments else []
+            if runs:
+                break
     except Exception as exc:  # a landing page must never fail: without it, the plain list
         log.warning("no landing experiment: %s", exc)
         return None

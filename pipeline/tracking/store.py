@@ -25,13 +25,15 @@ from pipeline.names import (
     BAD_INPUT_TAG,
     BEST_ARCH_TAG,
     CHAMPION,
+    CHILD_ROLE,
     DATA_DIGEST_TAG,
     ERROR_TAG,
     FAILED_TASK_TAG,
+    PARENT_ROLE,
     REGISTERED_VERSION_TAG,
+    RESUMED_IN_TAG,
     RUN_KEY_TAG,
     RUN_ROLE_TAG,
-    TAG_PREFIX,
     TRAINING_RUN_TAG,
     TRIAL_ROLE,
     VALIDATION_STATUS_TAG,
@@ -147,7 +149,7 @@ def parent_run(client: MlflowClient, config: PipelineConfig, lineage: Lineage) -
         return existing.info.run_id, False
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     run = client.create_run(experiment, run_name=parent_run_name(config, started),
-                            tags={**lineage.tags(), RUN_ROLE_TAG: "parent", RUN_KEY_TAG: run_key,
+                            tags={**lineage.tags(), RUN_ROLE_TAG: PARENT_ROLE, RUN_KEY_TAG: run_key,
                                   NOTE_TAG: parent_started_description(config, lineage)})
     return run.info.run_id, True
 
@@ -162,7 +164,7 @@ def child_run(client: MlflowClient, config: PipelineConfig, parent_run_id: str, 
     """
     experiment = training_experiment(client, config)
     if trial_slot is None:
-        run_key, name, role = f"{lineage.run_key}/{arch}", arch, "child"
+        run_key, name, role = f"{lineage.run_key}/{arch}", arch, CHILD_ROLE
         note = child_description(arch, experiment, parent_run_id, config.pipeline)
     else:
         run_key, name, role = f"{lineage.run_key}/tune/{trial_slot}", f"{arch} trial {trial_slot}", TRIAL_ROLE
@@ -216,7 +218,7 @@ def reopen_parent_run(config: PipelineConfig, lineage: Lineage) -> str:
     client.update_run(run_id, status="RUNNING")
     if ERROR_TAG in existing.data.tags:
         client.delete_tag(run_id, ERROR_TAG)
-    client.set_tag(run_id, f"{TAG_PREFIX}resumed_in", lineage.resumed_in)
+    client.set_tag(run_id, RESUMED_IN_TAG, lineage.resumed_in)
     client.set_tag(run_id, NOTE_TAG, parent_started_description(config, lineage))
     return run_id
 

@@ -23,16 +23,17 @@ from pipeline.names import (
     ARCH_TAG,
     CHAMPION,
     DECISION_TAG,
+    ERROR_TAG,
     REASON_TAG,
     RUN_KEY_TAG,
-    RUN_ROLE_TAG,
-    TAG_PREFIX,
     TRAINING_RUN_TAG,
     TRIAL_ROLE,
     TRIAL_TAG,
+    run_role,
 )
 from pipeline.results import REPORT_FILE, TEXT_SPEC_FILE
 from pipeline.text.spec import TextSpec
+from pipeline.tracking.lineage import LINEAGE_TAGS
 
 OK, BROKEN = "ok", "BROKEN"
 
@@ -68,8 +69,9 @@ class Trace:
         return "\n".join(lines)
 
 
-def _tag(version, key: str) -> str:
-    return version.tags.get(f"{TAG_PREFIX}{key}", "")
+def _tag(version, field: str) -> str:
+    """A lineage field's tag on the version (``Lineage`` writes them)."""
+    return version.tags.get(LINEAGE_TAGS[field], "")
 
 
 def resolve_version(client: MlflowClient, ref: str):
@@ -125,7 +127,7 @@ def trace_dag_run(client: MlflowClient, dag_id: str, dag_run_id: str) -> Trace:
                                   filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     for child in children:
         tags = child.data.tags
-        if tags.get(RUN_ROLE_TAG) == TRIAL_ROLE:
+        if run_role(tags) == TRIAL_ROLE:
             trace.add("search trial", f"{child.info.run_id} {tags.get(ARCH_TAG, '?')} trial {tags.get(TRIAL_TAG, '?')} "
                                       f"({child.info.status})")
         else:
@@ -139,7 +141,7 @@ def trace_dag_run(client: MlflowClient, dag_id: str, dag_run_id: str) -> Trace:
                                  f"(@{version.tags.get(DECISION_TAG, '?')})")
     else:
         trace.add("version", "none registered", OK if parent.info.status == "FINISHED" else BROKEN,
-                  parent.data.tags.get(f"{TAG_PREFIX}error", "")[:200])
+                  parent.data.tags.get(ERROR_TAG, "")[:200])
     return trace
 
 

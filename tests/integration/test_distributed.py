@@ -129,7 +129,7 @@ def test_nsmc_dag_runs_on_celery_with_a_gpu_queue_and_an_mlflow_server(tmp_path,
             client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
             champion = client.get_model_version_by_alias("nsmc-sentiment", "champion")
             lstm = client.search_runs([client.get_experiment_by_name("distributed-test").experiment_id],
-                                      "tags.`rnnflow.kind` = 'child' and tags.`rnnflow.arch` = 'lstm'")[0]
+                                      "tags.`rnnflow.role` = 'child' and tags.`rnnflow.arch` = 'lstm'")[0]
             tuned_units = lstm.data.params["model.units"] if "rnnflow.trial" in lstm.data.tags else None
             model = mlflow.pyfunc.load_model("models:/nsmc-sentiment@champion")
             predictions = model.predict(["정말 재미있는 영화", "최악의 영화"])

@@ -169,7 +169,7 @@ def test_baselines_and_several_architectures_compete_in_one_run(airflow_db, mlfl
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("zoo-test").experiment_id],
-                                  filter_string="tags.`rnnflow.kind` = 'child'")
+                                  filter_string="tags.`rnnflow.role` = 'child'")
     models = {"bilstm_attention", "tfidf_nb", "tfidf_logreg"}
     assert {run.data.tags["rnnflow.arch"] for run in children} == models | {"ensemble"}
     assert all("test_accuracy" in run.data.metrics for run in children)

@@ -39,7 +39,7 @@ def test_reuters_dag_trains_softmax_models_and_registers_the_best(airflow_db, ml
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("reuters-test").experiment_id],
-                                  filter_string="tags.`rnnflow.kind` = 'child'")
+                                  filter_string="tags.`rnnflow.role` = 'child'")
     # Two models: the ensemble of both (chosen on validation) competes as a third.
     assert {run.data.tags["rnnflow.arch"] for run in children} == {"bilstm_attention", "tfidf_logreg", "ensemble"}
     for run in children:

@@ -81,10 +81,10 @@ def test_a_signal_during_training_stops_the_run_and_marks_it(airflow_db, mlflow_
 
     experiment = mlflow.get_experiment_by_name("stop-test")
     runs = mlflow.MlflowClient().search_runs([experiment.experiment_id])
-    statuses = {run.data.tags.get("rnnflow.kind"): run.info.status for run in runs}
+    statuses = {run.data.tags.get("rnnflow.role"): run.info.status for run in runs}
     assert statuses == {"parent": "KILLED", "child": "KILLED"}, statuses
     assert all(run.data.tags["rnnflow.error"] == f"stopped by {signal.Signals(signum).name}" for run in runs)
-    [parent] = [run for run in runs if run.data.tags.get("rnnflow.kind") == "parent"]
+    [parent] = [run for run in runs if run.data.tags.get("rnnflow.role") == "parent"]
     assert parent.data.tags["mlflow.note.content"].startswith(f"## {parent.info.run_name}: stopped")
 
     assert _dag_run_state(runs[0].data.tags["rnnflow.dag_run_id"]) == "failed"
@@ -103,7 +103,7 @@ def test_after_kill_9_resume_marks_the_orphan_and_continues_it_to_one_version(ai
     process.wait(timeout=60)
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("kill-test").experiment_id
-    [killed_child] = client.search_runs([experiment], "tags.`rnnflow.kind` = 'child'")
+    [killed_child] = client.search_runs([experiment], "tags.`rnnflow.role` = 'child'")
     orphan = killed_child.data.tags["rnnflow.dag_run_id"]
     assert killed_child.info.status == "RUNNING" and _dag_run_state(orphan) == "running"
 
@@ -117,8 +117,8 @@ def test_after_kill_9_resume_marks_the_orphan_and_continues_it_to_one_version(ai
     assert _dag_run_state(orphan) == "failed"
 
     runs = client.search_runs([experiment], f"tags.`rnnflow.dag_run_id` = '{orphan}'")
-    parent = next(run for run in runs if run.data.tags["rnnflow.kind"] == "parent")
-    children = sorted((run for run in runs if run.data.tags["rnnflow.kind"] == "child"),
+    parent = next(run for run in runs if run.data.tags["rnnflow.role"] == "parent")
+    children = sorted((run for run in runs if run.data.tags["rnnflow.role"] == "child"),
                       key=lambda run: run.info.start_time)
     assert parent.info.status == "FINISHED" and "rnnflow.error" not in parent.data.tags
     resumed_in = parent.data.tags["rnnflow.resumed_in"]
@@ -216,5 +216,5 @@ def test_two_concurrent_runs_each_finish_and_leave_one_consistent_champion(airfl
     assert other.tags[DECISION_TAG] != CHAMPION or f"replaced as `@champion` by version {champion}" \
         in other.description, other.description
     parents = client.search_runs([client.get_experiment_by_name("concurrent-runs").experiment_id],
-                                 "tags.`rnnflow.kind` = 'parent'")
+                                 "tags.`rnnflow.role` = 'parent'")
     assert sorted(run.info.status for run in parents) == ["FINISHED", "FINISHED"]

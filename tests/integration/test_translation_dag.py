@@ -40,7 +40,7 @@ def test_translation_dag_registers_a_raw_text_translator(airflow_db, mlflow_stor
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     client = mlflow.MlflowClient()
     children = client.search_runs([client.get_experiment_by_name("mt-test").experiment_id],
-                                  filter_string="tags.`rnnflow.kind` = 'child'")
+                                  filter_string="tags.`rnnflow.role` = 'child'")
     assert {run.data.tags["rnnflow.arch"] for run in children} == {"seq2seq", "seq2seq_bahdanau"}
     for run in children:
         assert {"test_bleu_greedy", "test_bleu_beam", "test_chrf_greedy", "test_chrf_beam", "test_bleu"} \

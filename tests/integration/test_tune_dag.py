@@ -26,10 +26,10 @@ def test_a_search_runs_its_trials_in_the_dag_and_trains_the_final_model_with_the
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("tune-test").experiment_id
     runs = client.search_runs([experiment])
-    parent = next(run for run in runs if run.data.tags["rnnflow.kind"] == "parent")
-    trials = sorted((run for run in runs if run.data.tags["rnnflow.kind"] == "trial"),
+    parent = next(run for run in runs if run.data.tags["rnnflow.role"] == "parent")
+    trials = sorted((run for run in runs if run.data.tags["rnnflow.role"] == "trial"),
                     key=lambda run: int(run.data.tags["rnnflow.trial"]))
-    final = next(run for run in runs if run.data.tags["rnnflow.kind"] == "child")
+    final = next(run for run in runs if run.data.tags["rnnflow.role"] == "child")
 
     # Three trials, nested under the parent like the architectures, each with its drawn values.
     assert len(trials) == 3

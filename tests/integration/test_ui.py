@@ -89,7 +89,7 @@ def test_the_uis_show_the_runs_the_comparison_the_champion_and_the_dag_run(tmp_p
     summary = _run_pipeline(home, sample_corpus)
     client = mlflow.MlflowClient(f"sqlite:///{home / '.mlflow' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(MODEL)
-    [parent] = client.search_runs([experiment.experiment_id], "tags.`rnnflow.kind` = 'parent'")
+    [parent] = client.search_runs([experiment.experiment_id], "tags.`rnnflow.role` = 'parent'")
     winner = parent.data.tags["rnnflow.best_arch"]
     dag_run_id = parent.data.tags["rnnflow.dag_run_id"]
 
