@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create the environment if needed, then run the NSMC pipeline end to end
 #   make test   - create the environment if needed, then run the whole test suite
-# For the inner loop: make test-fast (no training beyond a few steps, no scheduler, no servers).
+# For the inner loop: make test-fast (no training beyond a few steps, no scheduler, no servers) and
+# make lint (ruff and mypy, which make test also runs).
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -14,7 +15,7 @@ TEST_WORKERS ?= 2
 SYNCED := $(VENV)/.rnnflow-synced
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-fast deploy-test docker-engine env browser mlflow-ui airflow-ui bench clean
+.PHONY: demo test test-fast lint docs deploy-test docker-engine env browser mlflow-ui airflow-ui bench clean
 
 # uv itself comes from PyPI into a private venv, pinned, so nothing is installed by hand.
 $(UV):
@@ -56,7 +57,13 @@ browser:
 docker-engine:
 	$(call install_when_missing,docker.io docker-compose debootstrap,dockerd docker-compose debootstrap,the deployment test)
 
-test: env browser docker-engine
+LINTED := pipeline models dags tests benchmarks
+
+lint: env
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/mypy
+
+test: lint browser docker-engine
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 deploy-test: env docker-engine

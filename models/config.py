@@ -56,7 +56,7 @@ class ModelConfig(FrozenConfig):
     embedding_vectors_path: str | None = None
 
     @model_validator(mode="after")
-    def _vectors_file_with_file_init(self) -> "ModelConfig":
+    def _vectors_file_with_file_init(self) -> ModelConfig:
         if (self.embedding_init == "file") != (self.embedding_vectors_path is not None):
             raise ValueError("embedding_vectors_path is needed with embedding_init: file, and only with it "
                              f"(embedding_init is {self.embedding_init!r})")

@@ -98,7 +98,7 @@ def beam_decode(models: InferenceModels, source_ids: np.ndarray, sos_id: int, eo
         histories = [[[] for _ in range(k)] for _ in range(n)]    # token ids per beam
         attentions = [[[] for _ in range(k)] for _ in range(n)]   # weight rows per beam
         finished: list[list[Decoded]] = [[] for _ in range(n)]
-        for step in range(max_len):
+        for _ in range(max_len):
             probabilities, h, c, weights = _step(models, tokens, h, c, outputs, mask)
             vocab = probabilities.shape[1]
             totals = scores[:, :, None] + np.log(np.maximum(probabilities, 1e-12)).reshape(n, k, vocab)

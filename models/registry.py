@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import keras
@@ -65,11 +66,11 @@ def builder(name: str, family: str) -> Callable:
     return importlib.import_module(f"models.{family}.{name}").build
 
 
-def build_classifier(name: str, config: "ModelConfig", vocab_size: int, num_classes: int = 2) -> "keras.Model":
+def build_classifier(name: str, config: ModelConfig, vocab_size: int, num_classes: int = 2) -> keras.Model:
     return builder(name, "classifiers")(config, vocab_size, num_classes)
 
 
-def build_baseline(name: str, config: "ModelConfig", num_classes: int = 2):
+def build_baseline(name: str, config: ModelConfig, num_classes: int = 2):
     return builder(name, "baselines")(config, num_classes)
 
 
@@ -78,5 +79,5 @@ def baseline_regularization(name: str) -> str:
     return importlib.import_module(f"models.baselines.{name}").REGULARIZATION
 
 
-def build_translator(name: str, config: "ModelConfig", source_vocab: int, target_vocab: int) -> "keras.Model":
+def build_translator(name: str, config: ModelConfig, source_vocab: int, target_vocab: int) -> keras.Model:
     return builder(name, "translators")(config, source_vocab, target_vocab)

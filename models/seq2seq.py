@@ -91,7 +91,7 @@ class InferenceModels:
     step: keras.Model     # [token (batch, 1), h, c, encoder outputs, source mask] -> [probs, h, c, weights]
 
     @classmethod
-    def from_training_model(cls, model: keras.Model) -> "InferenceModels":
+    def from_training_model(cls, model: keras.Model) -> InferenceModels:
         source_ids = model.inputs[0]
         encoder_layer = model.get_layer(ENCODER)
         source = model.get_layer("source_embedding")(source_ids)

@@ -27,11 +27,11 @@ class XcomResult:
     """A frozen dataclass that travels through XCom as a plain dict."""
 
     def to_xcom(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
 
     @classmethod
     def from_xcom(cls: type[_Self], data: dict[str, Any]) -> _Self:
-        fields = {field.name for field in dataclasses.fields(cls)}
+        fields = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls(**{key: value for key, value in data.items() if key in fields})
 
 

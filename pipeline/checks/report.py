@@ -16,9 +16,10 @@ reported beside it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.corpora.errors import CorpusFormatError
 from pipeline.io import atomic_path, write_json
@@ -46,7 +47,7 @@ class Finding:
     limit: str = ""
 
 
-def judge(check: str, value: float, limit: "Limit", detail: str, below: bool = False) -> Finding:
+def judge(check: str, value: float, limit: Limit, detail: str, below: bool = False) -> Finding:
     """A check's value against its limits; ``below``: the value is bad when under the limit."""
     def crosses(threshold: float | None) -> bool:
         if threshold is None or value is None or (isinstance(value, float) and math.isnan(value)):

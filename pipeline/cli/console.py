@@ -9,8 +9,8 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pipeline import progress
 from pipeline.cli.airflow_runs import RunFailed

@@ -25,6 +25,22 @@ from pipeline.config.schema import (
     hash_resolved_config,
 )
 
-__all__ = ["CONFIG_DIR", "AssetSchedule", "ConfigError", "Limit", "PipelineConfig", "SearchRange", "TextConfig", "ValidationConfig",
-           "apply_overrides", "architectures_for_kind", "config_from_yaml_text", "discover_pipelines", "hash_resolved_config", "load_config",
-           "parse_override", "pipeline_files", "validate_config"]
+__all__ = [
+    "CONFIG_DIR",
+    "AssetSchedule",
+    "ConfigError",
+    "Limit",
+    "PipelineConfig",
+    "SearchRange",
+    "TextConfig",
+    "ValidationConfig",
+    "apply_overrides",
+    "architectures_for_kind",
+    "config_from_yaml_text",
+    "discover_pipelines",
+    "hash_resolved_config",
+    "load_config",
+    "parse_override",
+    "pipeline_files",
+    "validate_config",
+]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import Field, model_validator
@@ -30,8 +30,12 @@ class ConfigError(BadInput, ValueError):
     """A config file or override is invalid; the message names the field."""
 
 
-# The corpus section: one reader's own section, picked by corpus.name.
-CorpusConfig = Annotated[Union[tuple(corpus_sections())], Field(discriminator="name")]
+# The corpus section: one reader's own section, picked by corpus.name. The union is built from the
+# readers found at run time, so a type checker cannot know it; each kind reads its readers' fields.
+if TYPE_CHECKING:
+    CorpusConfig = Any
+else:
+    CorpusConfig = Annotated[Union[tuple(corpus_sections())], Field(discriminator="name")]  # noqa: UP007
 
 
 class TextConfig(FrozenConfig):
@@ -62,7 +66,7 @@ class TextConfig(FrozenConfig):
     chunk_size: int = Field(2000, ge=1)
 
     @model_validator(mode="after")
-    def _tokenizer_takes_its_options(self) -> "TextConfig":
+    def _tokenizer_takes_its_options(self) -> TextConfig:
         allowed = names.TOKENIZER_OPTIONS[self.tokenizer]
         unknown = sorted(set(self.tokenizer_options) - set(allowed))
         if unknown:
@@ -119,7 +123,7 @@ class SearchRange(FrozenConfig):
     choices: list[Any] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
-    def _a_range_or_choices(self) -> "SearchRange":
+    def _a_range_or_choices(self) -> SearchRange:
         if self.choices is not None:
             if self.low is not None or self.high is not None or self.log or self.step is not None:
                 raise ValueError("give choices, or low and high (with log or step), not both")
@@ -315,7 +319,7 @@ class PipelineConfig(FrozenConfig):
         return self.dag.dag_id or self.pipeline
 
     @model_validator(mode="after")
-    def _fits_its_kind(self) -> "PipelineConfig":
+    def _fits_its_kind(self) -> PipelineConfig:
         from models.registry import architectures
 
         unknown = [name for name in self.train.models if name not in architectures()]
@@ -359,7 +363,7 @@ class PipelineConfig(FrozenConfig):
     def search_space(self) -> dict[str, SearchRange]:
         return dict(self.tune.space) or dict(DEFAULT_SEARCH_SPACE)
 
-    def with_values(self, values: dict[str, Any]) -> "PipelineConfig":
+    def with_values(self, values: dict[str, Any]) -> PipelineConfig:
         """This config with dotted fields set (a trial's or the best trial's values), validated."""
         from pipeline.config.loading import validate_config
         from pipeline.config.overrides import apply_overrides

@@ -21,12 +21,12 @@ def reader_names() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in _READERS_DIR.glob("*.py") if not path.stem.startswith("_")))
 
 
-def corpus_reader(name: str) -> "CorpusReader":
+def corpus_reader(name: str) -> CorpusReader:
     if name not in reader_names():
         raise ValueError(f"corpus.name {name!r}: expected one of {list(reader_names())}")
     return importlib.import_module(f"pipeline.corpora.readers.{name}").READER
 
 
-def corpus_sections() -> list[type["CorpusSection"]]:
+def corpus_sections() -> list[type[CorpusSection]]:
     """Every reader's config section: the members of the config's ``corpus`` union."""
     return [corpus_reader(name).Section for name in reader_names()]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
@@ -76,7 +77,7 @@ class CorpusRead:
     id, text, label (ids into ``label_names``). Translation: one split "all" with columns id,
     source, target, domain, origin."""
 
-    splits: dict[str, "pd.DataFrame"]
+    splits: dict[str, pd.DataFrame]
     label_names: list[str]
     file_reports: dict[str, dict] = field(default_factory=dict)  # per split: files, rows read, dropped
 
@@ -140,7 +141,7 @@ def scrub_control_characters(read: CorpusRead) -> CorpusRead:
     return read
 
 
-def drop_repeated_texts(frame: "pd.DataFrame", dropped: Counter) -> "pd.DataFrame":
+def drop_repeated_texts(frame: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
     repeated = frame["text"].duplicated()
     dropped["duplicate_document"] += int(repeated.sum())
     return frame[~repeated]

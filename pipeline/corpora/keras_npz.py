@@ -33,7 +33,7 @@ def decode_ranks(ranks, words: dict[int, str]) -> tuple[str, int]:
     return " ".join(token for token in tokens if token), sum(token is None for token in tokens)
 
 
-def refuse_unverified_pickles(npz_path: Path, corpus: "DownloadSection") -> None:
+def refuse_unverified_pickles(npz_path: Path, corpus: DownloadSection) -> None:
     """The word sequences are pickled Python objects, and unpickling a crafted file runs its code.
     A download is verified before it is saved, but a file from ``corpus.source`` is not: load it
     only if its sha256 is the one recorded in ``corpus.sha256``."""
@@ -50,7 +50,7 @@ def refuse_unverified_pickles(npz_path: Path, corpus: "DownloadSection") -> None
 
 
 @contextlib.contextmanager
-def load_verified_npz(npz_path: Path, corpus: "DownloadSection"):
+def load_verified_npz(npz_path: Path, corpus: DownloadSection):
     """The npz's arrays, opened only after ``refuse_unverified_pickles`` let the file through."""
     import numpy as np
 
@@ -64,8 +64,8 @@ def load_verified_npz(npz_path: Path, corpus: "DownloadSection"):
         yield arrays
 
 
-def decoded_split(rows: list[tuple[str, str, int]], split: str, corpus: "DownloadSection", files: list[Path],
-                  rows_read: int, unknown_ranks: int) -> tuple["pd.DataFrame", dict]:
+def decoded_split(rows: list[tuple[str, str, int]], split: str, corpus: DownloadSection, files: list[Path],
+                  rows_read: int, unknown_ranks: int) -> tuple[pd.DataFrame, dict]:
     """Decoded ``(id, text, label)`` rows as a split: empty documents dropped, train repeats dropped
     when the config says so, every drop counted in the split's report."""
     from collections import Counter

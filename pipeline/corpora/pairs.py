@@ -24,7 +24,7 @@ PAIR_COLUMNS = ["id", "source", "target", "domain", "origin"]
 RELEASE_SUFFIX = re.compile(r"_\d{6}$")
 
 
-def pairs_frame(records: list[tuple]) -> "pd.DataFrame":
+def pairs_frame(records: list[tuple]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(records, columns=PAIR_COLUMNS)
@@ -45,7 +45,7 @@ def decode_lines(raw: bytes, name: str) -> list[str]:
     return [line.rstrip("\r") for line in lines]
 
 
-def pairs_read(frames: list["pd.DataFrame"], files: dict, quirks: dict) -> CorpusRead:
+def pairs_read(frames: list[pd.DataFrame], files: dict, quirks: dict) -> CorpusRead:
     """All pairs as one split, ``all``: ingestion splits them by source sentence."""
     import pandas as pd
 

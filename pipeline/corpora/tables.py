@@ -12,7 +12,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -27,7 +27,7 @@ ENCODINGS = ("utf-8", "utf-8-sig", "cp949")
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".jsonl": "jsonl",
                   ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 ROW = "__row__"
-ColumnRef = Union[str, int]
+ColumnRef = str | int
 
 
 class TableFiles(FrozenConfig):
@@ -62,8 +62,9 @@ def table_format(path: Path, declared: str = "auto") -> str:
     return found
 
 
-def load_table(path: Path, layout: TableFiles = TableFiles()) -> "pd.DataFrame":
+def load_table(path: Path, layout: TableFiles | None = None) -> pd.DataFrame:
     """The table's cells as strings, columns named by the header (or "0", "1", ... without one)."""
+    layout = layout or TableFiles()
     if not path.is_file():
         raise CorpusFormatError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
     fmt = table_format(path, layout.format)
@@ -77,7 +78,7 @@ def load_table(path: Path, layout: TableFiles = TableFiles()) -> "pd.DataFrame":
     return frame
 
 
-def resolve_column(frame: "pd.DataFrame", ref: ColumnRef, path: Path, field: str) -> str:
+def resolve_column(frame: pd.DataFrame, ref: ColumnRef, path: Path, field: str) -> str:
     """The frame's column for a config reference (a header name, or a 0-based position)."""
     columns = [column for column in frame.columns if column != ROW]
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and ref not in columns):
@@ -112,7 +113,7 @@ def _decodes(raw: bytes, encoding: str) -> bool:
     return True
 
 
-def _read_delimited(path: Path, layout: TableFiles, fmt: str) -> "pd.DataFrame":
+def _read_delimited(path: Path, layout: TableFiles, fmt: str) -> pd.DataFrame:
     import csv
 
     import pandas as pd
@@ -146,7 +147,7 @@ def _parser_reason(exc: Exception) -> str:
     return message.split("C error: ")[-1]
 
 
-def _read_jsonl(path: Path, layout: TableFiles, fmt: str) -> "pd.DataFrame":
+def _read_jsonl(path: Path, layout: TableFiles, fmt: str) -> pd.DataFrame:
     import pandas as pd
 
     records, rows = [], []
@@ -166,7 +167,7 @@ def _read_jsonl(path: Path, layout: TableFiles, fmt: str) -> "pd.DataFrame":
     return frame
 
 
-def _read_parquet(path: Path, layout: TableFiles, fmt: str) -> "pd.DataFrame":
+def _read_parquet(path: Path, layout: TableFiles, fmt: str) -> pd.DataFrame:
     import pandas as pd
 
     try:
@@ -178,7 +179,7 @@ def _read_parquet(path: Path, layout: TableFiles, fmt: str) -> "pd.DataFrame":
     return _numbered(frame, first_row=1)
 
 
-def _read_xlsx(path: Path, layout: TableFiles, fmt: str) -> "pd.DataFrame":
+def _read_xlsx(path: Path, layout: TableFiles, fmt: str) -> pd.DataFrame:
     import openpyxl
     import pandas as pd
 
@@ -222,7 +223,7 @@ def _column_names(columns, path: Path, header: bool) -> list[str]:
     return names
 
 
-def _numbered(frame: "pd.DataFrame", first_row: int) -> "pd.DataFrame":
+def _numbered(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     frame[ROW] = range(first_row, first_row + len(frame))
     return frame

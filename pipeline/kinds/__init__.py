@@ -57,55 +57,55 @@ class TaskKind(Protocol):
     # The test metrics a comparison charts, first one first (the parent run's table and chart).
     comparison_metrics: tuple[str, str]
 
-    def build_table(self, read: "CorpusRead", config: "PipelineConfig",
-                    data_digest: str) -> tuple["pd.DataFrame", dict]:
+    def build_table(self, read: CorpusRead, config: PipelineConfig,
+                    data_digest: str) -> tuple[pd.DataFrame, dict]:
         """The canonical table (with a ``split`` column) and its report, from a reader's rows."""
 
-    def validate(self, config: "PipelineConfig", table: "pd.DataFrame", report: dict,
-                 reference: dict | None) -> tuple[list["Finding"], dict, dict | None]:
+    def validate(self, config: PipelineConfig, table: pd.DataFrame, report: dict,
+                 reference: dict | None) -> tuple[list[Finding], dict, dict | None]:
         """The data checks on the canonical table (``pipeline.checks.report``): findings, a per-split
         summary for the report, and drift against ``reference`` (the champion's data profile)."""
 
-    def feature_findings(self, config: "PipelineConfig", prepared: "PreparedFeatures") -> list["Finding"]:
+    def feature_findings(self, config: PipelineConfig, prepared: PreparedFeatures) -> list[Finding]:
         """Checks that need the features (the test split's out-of-vocabulary rate)."""
 
-    def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "PreparedFeatures":
+    def prepare(self, config: PipelineConfig, ingested: IngestResult) -> PreparedFeatures:
         """Tokens -> vocabularies fit on the train split -> id arrays, in a cached features folder."""
 
-    def features_from_xcom(self, data: dict) -> "PreparedFeatures":
+    def features_from_xcom(self, data: dict) -> PreparedFeatures:
         """The ``prepare`` result back from its XCom dict."""
 
     def model_flavor(self, arch: str) -> str:
         """How an architecture's model is saved and loaded: ``keras`` or ``sklearn``."""
 
-    def fit(self, config: "PipelineConfig", prepared: "PreparedFeatures", arch: str,
-            lineage: "Lineage", hooks: "FitHooks | None" = None) -> "FitStats":
+    def fit(self, config: PipelineConfig, prepared: PreparedFeatures, arch: str,
+            lineage: Lineage, hooks: FitHooks | None = None) -> FitStats:
         """Train ``arch`` inside the active MLflow run and log the model there (a search trial's
         ``hooks``: its callbacks, its own folder, no model logged)."""
 
-    def evaluate(self, config: "PipelineConfig", prepared: "PreparedFeatures",
-                 trained: "TrainResult") -> dict[str, float]:
+    def evaluate(self, config: PipelineConfig, prepared: PreparedFeatures,
+                 trained: TrainResult) -> dict[str, float]:
         """Score the trained model on the test split; log metrics and plots into the active run."""
 
-    def test_predictions(self, model_uri: str, prepared: "PreparedFeatures") -> list[str]:
+    def test_predictions(self, model_uri: str, prepared: PreparedFeatures) -> list[str]:
         """A registered raw-text model's predictions for this run's test split, through its pyfunc
         (label names; translations of each distinct source), in the order ``evaluate`` records them."""
 
-    def compare(self, candidate: list[str], champion: list[str], prepared: "PreparedFeatures", metric: str,
-                seed: int) -> "Comparison":
+    def compare(self, candidate: list[str], champion: list[str], prepared: PreparedFeatures, metric: str,
+                seed: int) -> Comparison:
         """The paired significance test of candidate against champion on the same test rows."""
 
-    def ensemble(self, config: "PipelineConfig", prepared: "PreparedFeatures", evaluations: list["EvalResult"],
-                 parent_run_id: str, lineage: "Lineage") -> "EvalResult | None":
+    def ensemble(self, config: PipelineConfig, prepared: PreparedFeatures, evaluations: list[EvalResult],
+                 parent_run_id: str, lineage: Lineage) -> EvalResult | None:
         """One more competitor combining the run's evaluated models (chosen on the validation split,
         scored on the test split, logged as its own child run), or None where the kind has none."""
 
-    def serving_parts(self, config: "PipelineConfig", prepared: "PreparedFeatures", best: "EvalResult",
+    def serving_parts(self, config: PipelineConfig, prepared: PreparedFeatures, best: EvalResult,
                       model_path: str) -> ServingParts:
         """The raw-text pyfunc that wraps the best model with its text processing."""
 
 
-def kind_of(config: "PipelineConfig") -> TaskKind:
+def kind_of(config: PipelineConfig) -> TaskKind:
     return kind_named(config.kind)
 
 

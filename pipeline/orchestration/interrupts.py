@@ -9,7 +9,7 @@ handler here, and every task entry point puts it back (``pipeline.orchestration.
 from __future__ import annotations
 
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _handler: Callable | None = None

@@ -16,8 +16,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 REQUIRED_ENV = "RNNFLOW_REQUIRED_SECRETS"
 # Values people leave in example files; compared case-insensitively.
@@ -50,7 +50,8 @@ def write_airflow_passwords(path: Path, env: Mapping[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.orchestration.secrets_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.orchestration.secrets_check",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--airflow-passwords", type=Path, help="also write Airflow's password file here")
     args = parser.parse_args(argv)
     env = os.environ if env is None else env

@@ -11,8 +11,9 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pipeline import names, progress
 from pipeline.config import (

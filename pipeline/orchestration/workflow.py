@@ -262,7 +262,7 @@ def training_dag(config: PipelineConfig, source: str | None = None) -> DAG:
 
             return tasks.ensemble(run, prepared, evaluations)
 
-        # One at a time per DAG, on any worker: promotion reads and moves `@champion` (see registry.locks.registry_lock).
+        # One at a time per DAG, on any worker: promotion reads and moves `@champion` (registry.locks).
         @task(task_display_name="Register and promote", max_active_tis_per_dag=1)
         def register(run: dict, prepared: dict, evaluations: list[dict]) -> dict:
             """Registers the best model as a raw-text pyfunc version and gives it `@champion` only when a

@@ -78,7 +78,7 @@ def version_of_alias(model_name: str, alias: str) -> str:
                           f"(registered models: {known})") from None
 
 
-def read_texts(path: Path, text_column: str) -> tuple["pd.DataFrame", str]:
+def read_texts(path: Path, text_column: str) -> tuple[pd.DataFrame, str]:
     """The input table as strings (``__row__`` = its row number) and the name of its text column."""
     table = load_table(path, TableFiles())
     columns = [column for column in table.columns if column != ROW]
@@ -95,7 +95,7 @@ def read_texts(path: Path, text_column: str) -> tuple["pd.DataFrame", str]:
     return table, text_column
 
 
-def predict_texts(model, texts: list[str]) -> "pd.DataFrame":
+def predict_texts(model, texts: list[str]) -> pd.DataFrame:
     """The model's columns for every text, predicted ``CHUNK_ROWS`` at a time (attention left out)."""
     import pandas as pd
 
@@ -104,7 +104,7 @@ def predict_texts(model, texts: list[str]) -> "pd.DataFrame":
     return pd.concat(parts, ignore_index=True).drop(columns=["attention"], errors="ignore")
 
 
-def with_predictions(table: "pd.DataFrame", predicted: "pd.DataFrame") -> "pd.DataFrame":
+def with_predictions(table: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     """The input's columns (``row`` first), then the model's; an input column the model also
     returns (a ``label`` in a labelled file, say) is kept as ``input_<name>``."""
     import pandas as pd
@@ -115,7 +115,7 @@ def with_predictions(table: "pd.DataFrame", predicted: "pd.DataFrame") -> "pd.Da
     return pd.concat([inputs, predicted], axis=1)
 
 
-def write_table(frame: "pd.DataFrame", output: Path) -> None:
+def write_table(frame: pd.DataFrame, output: Path) -> None:
     fmt = OUTPUT_FORMATS.get(output.suffix.lower())
     if fmt is None:
         raise BatchInputError(f"{output}: cannot tell the output format from the suffix {output.suffix!r}; "

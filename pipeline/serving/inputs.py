@@ -4,7 +4,8 @@ into a logged model so that ``mlflow models serve`` builds the same stack."""
 from __future__ import annotations
 
 import importlib.metadata
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # What each `text.keep` setting lets through; everything else becomes a space. Jamo ranges
 # keep "ㅋㅋ" and "ㅠㅠ", which carry sentiment in reviews.
@@ -21,6 +21,8 @@ class TextCleaner:
     keep: str = "hangul_basic"
     lowercase: bool = True
     max_char_repeat: int | None = 3
+    _drop: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _repeat: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.keep not in KEEP_PATTERNS:

@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 

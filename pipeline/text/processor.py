@@ -7,9 +7,10 @@ time equal token ids at training time.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pipeline.config import TextConfig
 from pipeline.text.cleaning import TextCleaner
@@ -28,7 +29,7 @@ class TextProcessor:
     stopwords: frozenset[str]
 
     @classmethod
-    def from_config(cls, config: TextConfig) -> "TextProcessor":
+    def from_config(cls, config: TextConfig) -> TextProcessor:
         return cls(
             cleaner=TextCleaner(config.keep, config.lowercase, config.max_char_repeat),
             tokenizer=make_tokenizer(config.tokenizer, config.tokenizer_options),

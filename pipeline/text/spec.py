@@ -36,7 +36,7 @@ class TextSide:
         return {"text_config": self.config.model_dump(mode="json"), "processor": self.processor, "length": self.length}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TextSide":
+    def from_json(cls, data: dict[str, Any]) -> TextSide:
         return cls(TextConfig.model_validate(data["text_config"]), data["processor"], int(data["length"]))
 
 
@@ -61,7 +61,7 @@ class TextSpec:
                 "test_oov_rate": self.test_oov_rate, "max_output_len": self.max_output_len, "decode": self.decode}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TextSpec":
+    def from_json(cls, data: dict[str, Any]) -> TextSpec:
         if "format" not in data:
             return _from_first_layout(data)
         return cls(source=TextSide.from_json(data["source"]), table_path=data["table_path"],
@@ -73,11 +73,11 @@ class TextSpec:
         write_json(path, self.to_json())
 
     @classmethod
-    def read(cls, path: str | Path) -> "TextSpec":
+    def read(cls, path: str | Path) -> TextSpec:
         return cls.from_json(read_json(Path(path)))
 
     @classmethod
-    def loads(cls, text: str) -> "TextSpec":
+    def loads(cls, text: str) -> TextSpec:
         return cls.from_json(json.loads(text))
 
 

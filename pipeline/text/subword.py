@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from pipeline.text.tokenizers import (
     SPACE_MARK as WORD_START,  # sentencepiece marks a token's first piece alike
@@ -31,7 +31,7 @@ class SubwordModel:
         self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_bytes)
 
     @classmethod
-    def train(cls, token_lists: Sequence[Sequence[str]], vocab_size: int, setting: str) -> "SubwordModel":
+    def train(cls, token_lists: Sequence[Sequence[str]], vocab_size: int, setting: str) -> SubwordModel:
         """BPE over the train split's tokens; deterministic for the same tokens and size.
 
         ``vocab_size`` is an upper bound: a small corpus may not have that many distinct pieces. It

@@ -8,7 +8,8 @@ can be sent to worker processes, each of which starts its own.
 from __future__ import annotations
 
 import importlib.metadata
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pipeline.names import KONLPY_TAGGERS, TOKENIZER_OPTIONS, TOKENIZERS
 

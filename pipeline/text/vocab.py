@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -21,6 +22,7 @@ SEQ2SEQ_RESERVED = (SOS_TOKEN, EOS_TOKEN)
 @dataclass(frozen=True)
 class Vocabulary:
     tokens: tuple[str, ...]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.tokens[:2] != (PAD_TOKEN, OOV_TOKEN):
@@ -29,7 +31,7 @@ class Vocabulary:
 
     @classmethod
     def fit(cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1,
-            max_size: int | None = None, reserved: Sequence[str] = ()) -> "Vocabulary":
+            max_size: int | None = None, reserved: Sequence[str] = ()) -> Vocabulary:
         """Most frequent first; ties broken by token so the result never depends on row order.
         ``reserved`` tokens (e.g. ``<sos>``, ``<eos>``) follow ``<pad>`` and ``<unk>``."""
         if min_freq < 1:
@@ -64,7 +66,7 @@ class Vocabulary:
         return {"tokens": list(self.tokens)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Vocabulary":
+    def from_dict(cls, data: dict) -> Vocabulary:
         return cls(tuple(data["tokens"]))
 
 

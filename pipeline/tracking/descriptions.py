@@ -7,7 +7,8 @@ Text only: ``pipeline.tracking.store`` and the register stage put it on the MLfl
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import pandas as pd

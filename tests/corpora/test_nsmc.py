@@ -54,7 +54,7 @@ def test_label_outside_0_1_names_line(tmp_path):
 
 def test_non_utf8_byte_names_line(tmp_path):
     path = tmp_path / "ratings_train.txt"
-    path.write_bytes("id\tdocument\tlabel\n1\t좋다\t1\n".encode("utf-8") + "2\t별로\t0\n".encode("cp949"))
+    path.write_bytes("id\tdocument\tlabel\n1\t좋다\t1\n".encode() + "2\t별로\t0\n".encode("cp949"))
     with pytest.raises(CorpusFormatError, match=r"ratings_train.txt:3: not UTF-8"):
         parse_file(path)
 

@@ -19,7 +19,7 @@ BASE = [("정말 재밌는 영화", "pos"), ("최악이다 돈 아까움", "neg"
 ROWS = [(f"{text} {number}", label) for number in range(5) for text, label in BASE]
 
 
-def table_config(tmp_path: Path, source: Path, **corpus) -> "object":
+def table_config(tmp_path: Path, source: Path, **corpus) -> object:
     return validate_config({
         "pipeline": "own", "data_root": str(tmp_path / "data"),
         "corpus": {"name": "table", "source": str(source), "text_column": "review", "label_column": "sentiment",

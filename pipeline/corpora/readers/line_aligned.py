@@ -5,8 +5,9 @@ extracted)."""
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.corpora.base import CorpusRead, CorpusReader, PairSection, files_in
 from pipeline.corpora.errors import CorpusFormatError
@@ -20,14 +21,14 @@ class LineAlignedCorpus(PairSection):
     name: Literal["line_aligned"] = "line_aligned"
 
 
-def read_line_aligned(source: Path, target: Path, domain: str | None = None) -> "pd.DataFrame":
+def read_line_aligned(source: Path, target: Path, domain: str | None = None) -> pd.DataFrame:
     """Line i of ``source`` translates to line i of ``target``."""
     return _aligned(_read_lines(source), _read_lines(target), str(source), str(target),
                     domain or RELEASE_SUFFIX.sub("", source.stem))
 
 
 def read_line_aligned_files(paths: Iterable[Path], source_lang: str,
-                            target_lang: str) -> tuple[list["pd.DataFrame"], dict]:
+                            target_lang: str) -> tuple[list[pd.DataFrame], dict]:
     """Every ``<name>.<source_lang>`` with its ``<name>.<target_lang>``; ``.tar.gz`` archives are
     searched for such pairs inside. A source file without its target is an error; a target file
     without a source (its partner is in another language) is skipped and counted."""
@@ -50,7 +51,7 @@ def read_line_aligned_files(paths: Iterable[Path], source_lang: str,
     return frames, quirks
 
 
-def _read_tar_pairs(archive: Path, source_lang: str, target_lang: str) -> list["pd.DataFrame"]:
+def _read_tar_pairs(archive: Path, source_lang: str, target_lang: str) -> list[pd.DataFrame]:
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = {member.name: member for member in tar.getmembers() if member.isfile()}
@@ -77,7 +78,7 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _aligned(sources: list[str], targets: list[str], source_name: str, target_name: str,
-             domain: str) -> "pd.DataFrame":
+             domain: str) -> pd.DataFrame:
     if len(sources) != len(targets):
         raise CorpusFormatError(f"{source_name} has {len(sources):,} lines but {target_name} has "
                                 f"{len(targets):,}: the files are not line-aligned")

@@ -35,7 +35,7 @@ class ParseStats:
     repaired: Counter = field(default_factory=Counter)
 
 
-def parse_file(path: Path) -> tuple["pd.DataFrame", ParseStats]:
+def parse_file(path: Path) -> tuple[pd.DataFrame, ParseStats]:
     """Parse one NSMC file into (id, text, label) rows, dropping only what cannot be used."""
     import numpy as np
     import pandas as pd
@@ -104,7 +104,7 @@ def parse_file(path: Path) -> tuple["pd.DataFrame", ParseStats]:
     return frame, stats
 
 
-def drop_duplicates(frame: "pd.DataFrame", stats: ParseStats) -> "pd.DataFrame":
+def drop_duplicates(frame: pd.DataFrame, stats: ParseStats) -> pd.DataFrame:
     """Drop repeated ids and repeated documents (first kept) and count them."""
     repeated_id = frame["id"].duplicated()
     stats.dropped["duplicate_id"] += int(repeated_id.sum())
@@ -114,7 +114,7 @@ def drop_duplicates(frame: "pd.DataFrame", stats: ParseStats) -> "pd.DataFrame":
     return frame[~repeated_text]
 
 
-def count_duplicates(frame: "pd.DataFrame", stats: ParseStats) -> None:
+def count_duplicates(frame: pd.DataFrame, stats: ParseStats) -> None:
     """Count repeated ids and documents without dropping them."""
     for reason, column in (("duplicate_id_kept", "id"), ("duplicate_document_kept", "text")):
         if count := int(frame[column].duplicated().sum()):

@@ -80,7 +80,7 @@ class TableCorpus(TableLayoutSection):
         return self.text_column if isinstance(self.text_column, list) else [self.text_column]
 
 
-def split_rows(frame: "pd.DataFrame", path: Path, corpus: TableLayoutSection) -> dict[str, "pd.DataFrame"]:
+def split_rows(frame: pd.DataFrame, path: Path, corpus: TableLayoutSection) -> dict[str, pd.DataFrame]:
     """One table's rows by split, as its ``split_column`` says (all train without one)."""
     if corpus.split_column is None:
         return {"train": frame}
@@ -95,7 +95,7 @@ def split_rows(frame: "pd.DataFrame", path: Path, corpus: TableLayoutSection) ->
     return {split: frame[splits == split] for split in ("train", "test") if (splits == split).any()}
 
 
-def read_tables(files: dict[str, Path], corpus: TableLayoutSection) -> dict[str, tuple["pd.DataFrame", Path]]:
+def read_tables(files: dict[str, Path], corpus: TableLayoutSection) -> dict[str, tuple[pd.DataFrame, Path]]:
     """Split name -> (rows, the file they came from), from ``source`` and ``test_source``."""
     train_path = files[TRAIN_FILE]
     frame = load_table(train_path, corpus)
@@ -147,7 +147,7 @@ class TableReader(CorpusReader):
         return CorpusRead(splits, label_names, reports)
 
 
-def _texts_and_labels(rows: "pd.DataFrame", path: Path, corpus: TableCorpus) -> "pd.DataFrame":
+def _texts_and_labels(rows: pd.DataFrame, path: Path, corpus: TableCorpus) -> pd.DataFrame:
     import pandas as pd
 
     text_columns = [resolve_column(rows, ref, path, "text_column") for ref in corpus.text_columns]
@@ -182,7 +182,7 @@ def _sample(row, text_columns: list[str]) -> str:
     return " ".join(str(row[column]) for column in text_columns)[:80]
 
 
-def _label_names(corpus: TableCorpus, splits: dict[str, "pd.DataFrame"]) -> list[str]:
+def _label_names(corpus: TableCorpus, splits: dict[str, pd.DataFrame]) -> list[str]:
     """The declared labels, else the train labels sorted (as numbers when all are integers), then
     any label only the test split has (validation reports those)."""
     if corpus.labels is not None:

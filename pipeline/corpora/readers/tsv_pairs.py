@@ -29,7 +29,7 @@ class TsvStats:
 
 
 def read_tsv_pairs(path: Path, source_column: int = 0, target_column: int = 1,
-                   stats: TsvStats | None = None) -> "pd.DataFrame":
+                   stats: TsvStats | None = None) -> pd.DataFrame:
     """Tab-separated pairs such as ``fra.txt`` (``english<TAB>french[<TAB>attribution]``).
 
     A last line without its newline is a cut-off download (the published files end with one):

@@ -29,29 +29,29 @@ class Classification:
     name = CLASSIFICATION
     comparison_metrics = ("test_accuracy", "test_macro_f1")
 
-    def build_table(self, read: "CorpusRead", config: "PipelineConfig",
-                    data_digest: str) -> tuple["pd.DataFrame", dict]:
+    def build_table(self, read: CorpusRead, config: PipelineConfig,
+                    data_digest: str) -> tuple[pd.DataFrame, dict]:
         from pipeline.kinds.classification.features import classification_table
 
         return classification_table(read, config, data_digest)
 
-    def validate(self, config: "PipelineConfig", table: "pd.DataFrame", report: dict,
-                 reference: dict | None) -> tuple[list["Finding"], dict, dict | None]:
+    def validate(self, config: PipelineConfig, table: pd.DataFrame, report: dict,
+                 reference: dict | None) -> tuple[list[Finding], dict, dict | None]:
         from pipeline.kinds.classification.checks import validate_classification
 
         return validate_classification(config, table, report, reference)
 
-    def feature_findings(self, config: "PipelineConfig", prepared: "ClassificationFeatures") -> list["Finding"]:
+    def feature_findings(self, config: PipelineConfig, prepared: ClassificationFeatures) -> list[Finding]:
         from pipeline.kinds.classification.checks import champion_finding, oov_finding
 
         return [oov_finding(config, prepared), *champion_finding(config, prepared)]
 
-    def prepare(self, config: "PipelineConfig", ingested: "IngestResult") -> "ClassificationFeatures":
+    def prepare(self, config: PipelineConfig, ingested: IngestResult) -> ClassificationFeatures:
         from pipeline.kinds.classification.features import prepare_classification
 
         return prepare_classification(config, ingested)
 
-    def features_from_xcom(self, data: dict) -> "ClassificationFeatures":
+    def features_from_xcom(self, data: dict) -> ClassificationFeatures:
         from pipeline.kinds.classification.features import ClassificationFeatures
 
         return ClassificationFeatures.from_xcom(data)
@@ -61,39 +61,39 @@ class Classification:
 
         return "sklearn" if family_of(arch) == "baselines" else "keras"
 
-    def fit(self, config: "PipelineConfig", prepared: "ClassificationFeatures", arch: str,
-            lineage: "Lineage", hooks: "FitHooks | None" = None) -> "FitStats":
+    def fit(self, config: PipelineConfig, prepared: ClassificationFeatures, arch: str,
+            lineage: Lineage, hooks: FitHooks | None = None) -> FitStats:
         from pipeline.kinds.classification.training import fit_baseline, fit_keras
 
         if self.model_flavor(arch) == "sklearn":
             return fit_baseline(config, prepared, arch, lineage)
         return fit_keras(config, prepared, arch, lineage, hooks)
 
-    def evaluate(self, config: "PipelineConfig", prepared: "ClassificationFeatures",
-                 trained: "TrainResult") -> dict[str, float]:
+    def evaluate(self, config: PipelineConfig, prepared: ClassificationFeatures,
+                 trained: TrainResult) -> dict[str, float]:
         from pipeline.kinds.classification.evaluation import evaluate_classifier
 
         return evaluate_classifier(prepared, trained)
 
-    def test_predictions(self, model_uri: str, prepared: "ClassificationFeatures") -> list[str]:
+    def test_predictions(self, model_uri: str, prepared: ClassificationFeatures) -> list[str]:
         from pipeline.kinds.classification.evaluation import test_predictions
 
         return test_predictions(model_uri, prepared)
 
-    def compare(self, candidate: list[str], champion: list[str], prepared: "ClassificationFeatures", metric: str,
-                seed: int) -> "Comparison":
+    def compare(self, candidate: list[str], champion: list[str], prepared: ClassificationFeatures, metric: str,
+                seed: int) -> Comparison:
         from pipeline.kinds.classification.evaluation import compare_predictions
 
         return compare_predictions(candidate, champion, prepared, metric, seed)
 
-    def ensemble(self, config: "PipelineConfig", prepared: "ClassificationFeatures", evaluations: list["EvalResult"],
-                 parent_run_id: str, lineage: "Lineage") -> "EvalResult | None":
+    def ensemble(self, config: PipelineConfig, prepared: ClassificationFeatures, evaluations: list[EvalResult],
+                 parent_run_id: str, lineage: Lineage) -> EvalResult | None:
         from pipeline.kinds.classification.ensemble import build_ensemble
 
         return build_ensemble(config, prepared, evaluations, parent_run_id, lineage)
 
-    def serving_parts(self, config: "PipelineConfig", prepared: "ClassificationFeatures", best: "EvalResult",
-                      model_path: str) -> "ServingParts":
+    def serving_parts(self, config: PipelineConfig, prepared: ClassificationFeatures, best: EvalResult,
+                      model_path: str) -> ServingParts:
         from pathlib import Path
 
         from pipeline.kinds import ServingParts

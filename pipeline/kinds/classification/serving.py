@@ -7,8 +7,9 @@ the same ``TextProcessor`` as in training, so serving-time ids equal training-ti
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
@@ -143,7 +144,7 @@ class RawTextClassifier(StatelessPickle, mlflow.pyfunc.PythonModel):
         from models.text_classifier import class_probabilities
 
         total = None
-        for (flavor, model), forward in zip(self.members, self.forwards):
+        for (_, model), forward in zip(self.members, self.forwards):
             if forward is not None:
                 member = class_probabilities(forward(ids))
             else:

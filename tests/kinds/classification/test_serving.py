@@ -133,7 +133,6 @@ def test_a_model_pickled_under_the_old_module_paths_loads_and_predicts(small_con
 
 def test_old_module_paths_are_todays_modules():
     import pipeline.classification.serving as old
-
     import pipeline.kinds.classification.serving as today
     from pipeline.legacy import current_name
 
