@@ -63,6 +63,10 @@ lint: env
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/mypy
 
+# docs/configuration.md from the config schema (a test fails when it is stale).
+docs: env
+	$(VENV)/bin/python -m pipeline.config.reference
+
 test: lint browser docker-engine
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 

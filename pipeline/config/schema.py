@@ -39,31 +39,39 @@ else:
 
 
 class TextConfig(FrozenConfig):
-    # Which characters survive cleaning: "hangul" keeps Hangul syllables and jamo only (the
-    # lecture recipe); "hangul_basic" also keeps digits, Latin letters and ! ? . ~ ^ which carry
-    # sentiment in reviews ("ㅋㅋ", "!!", "10점").
     keep: Literal["hangul", "hangul_basic", "all"] = "hangul_basic"
+    """Which characters survive cleaning: "hangul" keeps Hangul syllables and jamo only (the lecture recipe);
+    "hangul_basic" also keeps digits, Latin letters and ! ? . ~ ^ which carry sentiment in reviews ("ㅋㅋ", "!!",
+    "10점")."""
     lowercase: bool = True
-    # Runs of one character longer than this are shortened ("ㅋㅋㅋㅋㅋㅋ" -> "ㅋㅋㅋ").
+    """Lowercase the text before tokenizing."""
     max_char_repeat: int | None = Field(3, ge=1)
+    """Runs of one character longer than this are shortened ("ㅋㅋㅋㅋㅋㅋ" -> "ㅋㅋㅋ")."""
     tokenizer: Literal[names.TOKENIZERS] = "mecab"
-    # Tokenizer options, e.g. {"stem": true} for Okt; recorded with every model.
+    """The tokenizer: mecab (fast MeCab-ko), a konlpy tagger (okt, komoran, kkma, hannanum), english, chars or
+    whitespace."""
     tokenizer_options: dict[str, Any] = Field(default_factory=dict)
+    """Tokenizer options, e.g. {"stem": true} for Okt; recorded with every model."""
     stopwords: list[str] = Field(default_factory=list)
+    """Tokens dropped after tokenizing."""
     min_freq: int = Field(2, ge=1)
+    """A token joins the vocabulary when it occurs at least this often in the train split."""
     max_vocab: int | None = Field(None, ge=3)
-    # Split the tokenizer's words into at most this many sentencepiece BPE pieces learned on the
-    # train split (pipeline.text.subword): a classifier's input, or a translation's target side.
-    # None: words.
+    """The vocabulary's largest size, special tokens included (null: no limit)."""
     subword_vocab_size: int | None = Field(None, ge=16)
-    # Sequence length: fixed when set, else this percentile of train token counts.
+    """Split the tokenizer's words into at most this many sentencepiece BPE pieces learned on the train split
+    (pipeline.text.subword): a classifier's input, or a translation's target side. None: words."""
     max_len: int | None = Field(None, ge=1)
+    """Sequence length: fixed when set, else this percentile of train token counts."""
     max_len_percentile: float = Field(95.0, gt=0, le=100)
-    # Which end of an over-long text is cut: "start" keeps the ending, where Korean puts the
-    # predicate that carries most sentiment.
+    """Sequences are padded or cut to this percentile of the train split's lengths."""
     truncate_from: Literal["start", "end"] = "start"
+    """Which end of an over-long text is cut: "start" keeps the ending, where Korean puts the predicate that
+    carries most sentiment."""
     workers: int | None = Field(None, ge=1)
+    """Tokenizer processes (null: one per core)."""
     chunk_size: int = Field(2000, ge=1)
+    """Texts per chunk handed to a tokenizer process."""
 
     @model_validator(mode="after")
     def _tokenizer_takes_its_options(self) -> TextConfig:
@@ -79,37 +87,47 @@ class DecodeConfig(FrozenConfig):
     """Translation decoding: evaluation runs greedy and beam search; serving takes these defaults."""
 
     beam_width: int = Field(5, ge=1)
-    # GNMT length penalty exponent: 0 ranks by raw log-probability (favours short outputs).
+    """Beam search width at evaluation and by default in the served translator (1: greedy only)."""
     length_penalty: float = Field(1.0, ge=0.0)
-    # Outputs stop here at the latest: this many tokens beyond the longest train target.
+    """GNMT length penalty exponent: 0 ranks by raw log-probability (favours short outputs)."""
     max_extra_tokens: int = Field(5, ge=0)
+    """Outputs stop here at the latest: this many tokens beyond the longest train target."""
     batch_size: int = Field(128, ge=1)
+    """Sentences decoded at once."""
 
 
 class TrainConfig(FrozenConfig):
     models: list[str] = Field(default_factory=lambda: ["lstm"], min_length=1)
+    """The architectures trained side by side, each in its own task and MLflow child run."""
     epochs: int = Field(10, ge=1)
+    """The most epochs each model trains (early stopping may end it sooner)."""
     batch_size: int = Field(256, ge=1)
+    """Rows per training batch."""
     learning_rate: float = Field(1e-3, gt=0)
-    # How the learning rate moves from train.learning_rate: "constant"; "plateau" multiplies it by
-    # lr_decay_factor after lr_patience epochs without a better validation loss; "cosine" follows
-    # half a cosine, one step per epoch, that would reach zero at train.epochs: over 3 epochs the rate is
-    # 1, 0.75 and 0.25 times train.learning_rate (pipeline.training.fitting.learning_rate_schedule).
+    """Adam's initial learning rate."""
     lr_schedule: Literal["constant", "plateau", "cosine"] = "constant"
+    """How the learning rate moves from train.learning_rate: "constant"; "plateau" multiplies it by lr_decay_factor
+    after lr_patience epochs without a better validation loss; "cosine" follows half a cosine, one step per epoch,
+    that would reach zero at train.epochs: over 3 epochs the rate is 1, 0.75 and 0.25 times train.learning_rate
+    (pipeline.training.fitting.learning_rate_schedule)."""
     lr_decay_factor: float = Field(0.5, gt=0, lt=1)
+    """lr_schedule plateau: the factor the learning rate is multiplied by on a plateau."""
     lr_patience: int = Field(1, ge=0)
+    """lr_schedule plateau: epochs without a better validation loss before the rate decays."""
     early_stopping_patience: int = Field(2, ge=0)
-    # Checkpoint averaging: the trained model's weights are the mean of this many consecutive
-    # epochs' weights, ending at the epoch with the best validation loss (1: that epoch's alone).
+    """Epochs without improvement of the validation loss before training stops (the best weights are kept)."""
     average_checkpoints: int = Field(1, ge=1)
+    """Checkpoint averaging: the trained model's weights are the mean of this many consecutive epochs' weights,
+    ending at the epoch with the best validation loss (1: that epoch's alone)."""
     seed: int = 42
-    # 16-bit compute with float32 weights (outputs stay float32): float16 on a GPU, bfloat16 on a
-    # CPU with AMX / AVX512-BF16, float32 where neither is native (pipeline.training.devices.mixed_policy).
+    """The seed of splits, initial weights and shuffling."""
     mixed_precision: bool = False
-    # Classification with two models or more: the subset of the run's models whose averaged
-    # probabilities score best on the validation split also competes, as one model (`ensemble`).
-    # At most this many members; 0 or 1: no ensemble.
+    """16-bit compute with float32 weights (outputs stay float32): float16 on a GPU, bfloat16 on a CPU with AMX /
+    AVX512-BF16, float32 where neither is native (pipeline.training.devices.mixed_policy)."""
     ensemble_max_members: int = Field(4, ge=0)
+    """Classification with two models or more: the subset of the run's models whose averaged probabilities score
+    best on the validation split also competes, as one model (`ensemble`). At most this many members; 0 or 1: no
+    ensemble."""
 
 
 class SearchRange(FrozenConfig):
@@ -117,10 +135,15 @@ class SearchRange(FrozenConfig):
     or a list of ``choices``. An integer field draws integers, a float field floats."""
 
     low: float | None = None
+    """The range's lower end (numbers)."""
     high: float | None = None
+    """The range's upper end (numbers)."""
     log: bool = False
+    """Sample on a log scale (learning rates, regularization)."""
     step: float | None = Field(None, gt=0)
+    """Sample on this grid between low and high."""
     choices: list[Any] | None = Field(None, min_length=1)
+    """The values to choose from, instead of a range."""
 
     @model_validator(mode="after")
     def _a_range_or_choices(self) -> SearchRange:
@@ -148,25 +171,28 @@ class TuneConfig(FrozenConfig):
     loss; the best trial's values train the final model of that architecture. Off with trials 0."""
 
     trials: int = Field(0, ge=0)
-    # The architecture searched: None, the first Keras model of train.models.
+    """Hyperparameter search trials before training (0: no search)."""
     model: str | None = None
-    # No trial starts this many minutes after the search's first one (None: no time limit).
+    """The architecture searched: None, the first Keras model of train.models."""
     timeout_minutes: float | None = Field(None, gt=0)
-    # Trials at once (Airflow runs at most this many of the mapped trial tasks together). Read when
-    # the DAG file is parsed: set in the pipeline file, never by a run's overrides.
+    """No trial starts this many minutes after the search's first one (None: no time limit)."""
     parallel: int = Field(1, ge=1)
-    # Epochs of one trial (None: train.epochs); early stopping and the pruner may stop it sooner.
+    """Trials at once (Airflow runs at most this many of the mapped trial tasks together). Read when the DAG file
+    is parsed: set in the pipeline file, never by a run's overrides."""
     epochs: int | None = Field(None, ge=1)
-    # "median": a trial whose validation loss after an epoch is worse than the median of earlier
-    # trials' at that epoch stops there (after startup_trials trials and warmup_epochs epochs).
+    """Epochs of one trial (None: train.epochs); early stopping and the pruner may stop it sooner."""
     pruner: Literal["median", "none"] = "median"
+    """"median": a trial whose validation loss after an epoch is worse than the median of earlier trials' at that
+    epoch stops there (after startup_trials trials and warmup_epochs epochs)."""
     pruner_startup_trials: int = Field(2, ge=0)
+    """Trials that run to the end before the median pruner stops any."""
     pruner_warmup_epochs: int = Field(1, ge=0)
-    # Dotted config field -> its range or choices; empty: learning rate, units, dropout, batch size.
+    """Epochs a trial runs before it can be pruned."""
     space: dict[str, SearchRange] = Field(default_factory=dict)
-    # An Optuna storage URL (e.g. postgresql://... when trials run on several hosts); None: a journal
-    # file in the DAG run's folder, shared by the trial tasks of one host or one shared data volume.
+    """Dotted config field -> its range or choices; empty: learning rate, units, dropout, batch size."""
     storage: str | None = None
+    """An Optuna storage URL (e.g. postgresql://... when trials run on several hosts); None: a journal file in the
+    DAG run's folder, shared by the trial tasks of one host or one shared data volume."""
 
 
 DEFAULT_SEARCH_SPACE = {
@@ -181,14 +207,15 @@ DEFAULT_SEARCH_SPACE = {
 
 class RegistryConfig(FrozenConfig):
     model_name: str = Field("nsmc-sentiment", min_length=1)
-    # The metric that picks the best model of a run and gates promotion to @champion.
+    """The registered model's name in the MLflow registry."""
     metric: Literal[tuple(metric for kind in names.KINDS for metric in names.KIND_METRICS[kind])] = "accuracy"
-    # The promotion gate (pipeline.registry.significance): a candidate takes @champion only when it scores
-    # higher on the same test split, the paired test's one-sided p-value is below alpha, and the
-    # difference is at least min_improvement (in the metric's own units: 0.005 = half a point of
-    # accuracy, 0.5 BLEU).
+    """The metric that picks the best model of a run and gates promotion to @champion."""
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    """The promotion gate (pipeline.registry.significance): a candidate takes @champion only when it scores higher
+    on the same test split, the paired test's one-sided p-value is below alpha, and the difference is at least
+    min_improvement (in the metric's own units: 0.005 = half a point of accuracy, 0.5 BLEU)."""
     min_improvement: float = Field(0.0, ge=0.0)
+    """The least gain in the ranking metric over the champion that counts as better."""
 
 
 class Limit(FrozenConfig):
@@ -196,37 +223,41 @@ class Limit(FrozenConfig):
     before training. None switches that level off."""
 
     warn: float | None = None
+    """At or past this value the check warns."""
     error: float | None = None
+    """At or past this value the check stops the run."""
 
 
 class ValidationConfig(FrozenConfig):
     """Data checks (``pipeline.checks.report``) and their limits. Fractions are of rows; PSI is the
     population stability index against the champion's training data."""
 
-    # Fewest train rows of any label (bad when below the limit).
     min_rows_per_class: Limit = Limit(warn=10, error=2)
-    # Train rows dropped as repeats of another row's text.
+    """Fewest train rows of any label (bad when below the limit)."""
     duplicate_fraction: Limit = Limit(warn=0.1)
-    # Test texts that are also train texts (leakage: the test score overstates the model).
+    """Train rows dropped as repeats of another row's text."""
     test_overlap_fraction: Limit = Limit(warn=0.05, error=0.5)
-    # Test rows whose label the train split never shows.
+    """Test texts that are also train texts (leakage: the test score overstates the model)."""
     unseen_test_label_fraction: Limit = Limit(error=0.0)
-    # Texts whose length is far from the rest (robust z-score of log length above 5).
+    """Test rows whose label the train split never shows."""
     length_outlier_fraction: Limit = Limit(warn=0.02)
-    # Test tokens outside the train vocabulary (classification; checked when features are built).
+    """Texts whose length is far from the rest (robust z-score of log length above 5)."""
     test_oov_rate: Limit = Limit(warn=0.25)
-    # Classification, checked when features are built: the current champion's accuracy on this run's
-    # test split minus the share of that split's most frequent label. Far below zero, the split is so
-    # unlike the champion's data, or its labels so changed, that a model promoted on it means nothing.
+    """Test tokens outside the train vocabulary (classification; checked when features are built)."""
     champion_margin_over_majority: Limit = Limit(warn=0.0, error=-0.1)
-    # Drift of the train split from the current champion's: label mix and text length.
+    """Classification, checked when features are built: the current champion's accuracy on this run's test split
+    minus the share of that split's most frequent label. Far below zero, the split is so unlike the champion's
+    data, or its labels so changed, that a model promoted on it means nothing."""
     label_drift_psi: Limit = Limit(warn=0.1)
+    """Drift of the train split from the current champion's: label mix and text length."""
     length_drift_psi: Limit = Limit(warn=0.1)
-    # Pairs only: pairs with an empty side, identical sides, and a source/target length ratio far
-    # from the rest.
+    """Population stability index of text lengths against the champion's training data."""
     empty_pair_fraction: Limit = Limit(warn=0.01, error=0.5)
+    """Pairs only: pairs with an empty side, identical sides, and a source/target length ratio far from the rest."""
     identical_pair_fraction: Limit = Limit(warn=0.05)
+    """Translation: share of pairs whose source equals its target."""
     length_ratio_outlier_fraction: Limit = Limit(warn=0.02)
+    """Translation: share of pairs whose length ratio is an outlier."""
 
     @model_validator(mode="before")
     @classmethod
@@ -244,9 +275,10 @@ class ValidationConfig(FrozenConfig):
 
 
 class TrackingConfig(FrozenConfig):
-    # None: MLFLOW_TRACKING_URI from the environment, else the project's local SQLite store.
     tracking_uri: str | None = None
+    """None: MLFLOW_TRACKING_URI from the environment, else the project's local SQLite store."""
     experiment: str = "nsmc-sentiment"
+    """The MLflow experiment of the training runs (null: the registered model's name)."""
 
 
 def architectures_for_kind(kind: str) -> list[str]:
@@ -259,20 +291,21 @@ def architectures_for_kind(kind: str) -> list[str]:
 class AssetSchedule(FrozenConfig):
     """Run when Airflow assets are updated (e.g. a task or an API call marks a new corpus drop)."""
 
-    # Asset URIs, e.g. "file:///data/inbox/reviews.csv"; the DAG runs once all of them updated.
     assets: list[str] = Field(min_length=1)
+    """Asset URIs, e.g. "file:///data/inbox/reviews.csv"; the DAG runs once all of them updated."""
 
 
 class DagConfig(FrozenConfig):
     """How the pipeline appears in Airflow (one DAG per pipeline file)."""
 
-    # None: the pipeline's name.
     dag_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$")
-    # A cron expression or preset ("@weekly"), {assets: [uri, ...]}, or None: triggered by hand only.
+    """None: the pipeline's name."""
     schedule: str | AssetSchedule | None = "@weekly"
+    """A cron expression or preset ("@weekly"), {assets: [uri, ...]}, or None: triggered by hand only."""
     tags: list[str] = Field(default_factory=list)
-    # Markdown shown on the DAG's page.
+    """The Airflow DAG's tags."""
     description: str = ""
+    """Markdown shown on the DAG's page."""
 
 
 class BatchConfig(FrozenConfig):
@@ -282,32 +315,48 @@ class BatchConfig(FrozenConfig):
     reported through Airflow's API), and on ``schedule``, which polls the inbox."""
 
     enabled: bool = True
-    # None: <data_root>/batch/<pipeline>/inbox and .../predictions.
+    """Whether the pipeline gets its batch-scoring DAG."""
     inbox: str | None = None
+    """None: <data_root>/batch/<pipeline>/inbox and .../predictions."""
     outbox: str | None = None
-    # The text column of the dropped tables (a one-column table needs none).
+    """Where predictions go (null: <data_root>/batch/<pipeline>/predictions)."""
     text_column: str = "text"
+    """The text column of the dropped tables (a one-column table needs none)."""
     alias: Literal[names.ALIASES] = names.CHAMPION
-    # How often the inbox is polled (cron or preset); None: only on asset events.
+    """The registered alias whose version scores the inbox."""
     schedule: str | None = "@hourly"
+    """How often the inbox is polled (cron or preset); None: only on asset events."""
 
 
 class PipelineConfig(FrozenConfig):
     pipeline: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    """The pipeline's name: its YAML file's stem."""
     data_root: str = "data"
+    """Where corpora, caches and run folders go (relative paths: under RNNFLOW_HOME or the project)."""
     dag: DagConfig = Field(default_factory=DagConfig)
+    """The Airflow DAG: id, schedule, tags, description."""
     corpus: CorpusConfig
+    """The corpus reader (corpus.name) and its own fields; see the reader sections below."""
     text: TextConfig = Field(default_factory=TextConfig)
-    # Two-sided kinds only (translation): the target side's text processing (`text` is then the source side).
+    """Text processing of the (source) text: cleaning, tokenizer, vocabulary, lengths."""
     target_text: TextConfig | None = None
+    """Two-sided kinds only (translation): the target side's text processing (`text` is then the source side)."""
     decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    """Translation: decoding at evaluation and serving."""
     model: ModelConfig = Field(default_factory=ModelConfig)
+    """Hyperparameters the model builders read."""
     train: TrainConfig = Field(default_factory=TrainConfig)
+    """Which architectures train, and how."""
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    """Registration and the promotion gate."""
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    """Data checks with their warn and error limits."""
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    """MLflow tracking."""
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    """Scheduled batch scoring of dropped files."""
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    """The optional hyperparameter search (Optuna)."""
 
     @property
     def kind(self) -> str:

@@ -30,27 +30,32 @@ class CorpusSection(FrozenConfig):
 
     kind: ClassVar[str] = CLASSIFICATION
     name: str
-    # A local file or folder holding the corpus; None downloads it (downloadable readers only).
+    """The reader: the file name of pipeline/corpora/readers/<name>.py."""
     source: str | None = None
-    # Fraction of the train rows held out as the validation split (seeded, recorded).
+    """A local file or folder holding the corpus; None downloads it (downloadable readers only)."""
     valid_fraction: float = Field(0.1, ge=0.0, lt=0.5)
-    # Repeated train documents (or pairs) are dropped: they overweight a few rows. A published test
-    # file is kept whole (its repeats are only counted).
+    """Fraction of the train rows held out as the validation split (seeded, recorded)."""
     drop_train_duplicates: bool = True
+    """Repeated train documents (or pairs) are dropped: they overweight a few rows. A published test file is kept
+    whole (its repeats are only counted)."""
 
 
 class ClassificationSection(CorpusSection):
     max_rows_per_split: int | None = Field(None, gt=0)
+    """Keep at most this many rows of each split (sampled with the seed; null: all)."""
 
 
 class DownloadSection(ClassificationSection):
     """A corpus that can be downloaded: every file has a URL and a recorded digest."""
 
     urls: dict[str, str] = Field(default_factory=dict)
+    """File name -> download URL."""
     sha256: dict[str, str] = Field(default_factory=dict)
-    # Only for files whose publisher records no sha256 (Keras' reuters_word_index.json).
+    """File name -> the recorded sha256 every download is checked against."""
     md5: dict[str, str] = Field(default_factory=dict)
+    """Only for files whose publisher records no sha256 (Keras' reuters_word_index.json)."""
     download_timeout_seconds: float = Field(30.0, gt=0)
+    """Seconds before a download attempt gives up."""
 
 
 class PairSection(CorpusSection):
@@ -59,12 +64,17 @@ class PairSection(CorpusSection):
 
     kind: ClassVar[str] = TRANSLATION
     source_lang: str = "ko"
+    """The source side's language code."""
     target_lang: str = "en"
+    """The target side's language code."""
     min_words: int = Field(1, ge=1)
+    """Pairs with a side shorter than this many words are dropped."""
     max_words: int | None = Field(None, ge=1)
+    """Pairs with a side longer than this many words are dropped."""
     test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
-    # Keep at most this many pairs (after filtering, a seeded sample): for quick runs.
+    """Share of the pairs held out as the test split (seeded)."""
     max_pairs: int | None = Field(None, gt=0)
+    """Keep at most this many pairs (after filtering, a seeded sample): for quick runs."""
 
 
 # Fields that say where the files come from, not what the table holds: left out of cache keys.
@@ -79,14 +89,15 @@ class CorpusRead:
 
     splits: dict[str, pd.DataFrame]
     label_names: list[str]
-    file_reports: dict[str, dict] = field(default_factory=dict)  # per split: files, rows read, dropped
+    file_reports: dict[str, dict] = field(default_factory=dict)
+    """per split: files, rows read, dropped"""
 
 
 class CorpusReader:
     name = "base"
     Section: type[CorpusSection] = CorpusSection
-    # Files a source folder must hold (or that are downloaded).
     files: tuple[str, ...] = ()
+    """Files a source folder must hold (or that are downloaded)."""
     downloadable = False
 
     @property

@@ -62,19 +62,23 @@ def train_queue() -> dict[str, str]:
 
 def dag_params(config: PipelineConfig) -> dict[str, Param]:
     """The trigger form: one param per ``names.DAG_PARAM_FIELDS`` entry, plus ``overrides``."""
+    from pipeline.config.reference import field_description
     from pipeline.corpora import reader_names
 
     fitting = architectures_for_kind(config.kind)
     params = {
-        "source": Param(None, type=["null", "string"], description="A local corpus file or folder."),
+        "source": Param(None, type=["null", "string"], description=field_description("corpus.source")),
         "corpus": Param(None, type=["null", "string"], enum=[None, *reader_names()],
-                        description="The corpus reader; another reader keeps only the corpus fields both share."),
-        "tokenizer": Param(None, type=["null", "string"], enum=[None, *names.TOKENIZERS]),
-        "epochs": Param(None, type=["null", "integer"], minimum=1),
+                        description=f"{field_description('corpus.name')} Another reader keeps only the corpus "
+                                    "fields both share."),
+        "tokenizer": Param(None, type=["null", "string"], enum=[None, *names.TOKENIZERS],
+                           description=field_description("text.tokenizer")),
+        "epochs": Param(None, type=["null", "integer"], minimum=1, description=field_description("train.epochs")),
         "models": Param(None, type=["null", "array"], items={"type": "string", "enum": fitting},
-                        description="Architectures to train side by side."),
+                        description=field_description("train.models")),
         names.OVERRIDES_PARAM: Param([], type="array", items={"type": "string"},
-                                     description="Config overrides key=value, e.g. [\"text.min_freq=3\"]."),
+                                     description="Config overrides key=value, e.g. [\"text.min_freq=3\"] "
+                                                 "(every field: docs/configuration.md)."),
         names.RESUME_PARAM: Param(None, type=["null", "string"],
                                   description="The id of an interrupted DAG run to continue from its checkpoints, "
                                               "with its own frozen config."),

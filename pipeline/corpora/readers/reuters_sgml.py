@@ -47,10 +47,13 @@ _SPACE = re.compile(r"\s+")
 @dataclass(frozen=True)
 class ReutersDocument:
     new_id: str
-    lewis_split: str  # TRAIN, TEST or NOT-USED
-    has_topics: bool  # the TOPICS="YES" attribute
+    lewis_split: str
+    """TRAIN, TEST or NOT-USED"""
+    has_topics: bool
+    """the TOPICS="YES" attribute"""
     topics: tuple[str, ...]
-    text: str  # title and body, entities decoded, whitespace collapsed
+    text: str
+    """title and body, entities decoded, whitespace collapsed"""
 
 
 def _clean(fragment: str) -> str:
@@ -121,8 +124,8 @@ def single_topic_subset(documents: list[ReutersDocument], subset: str) -> list[t
 
 class ReutersSgmlCorpus(ClassificationSection):
     name: Literal["reuters_sgml"] = "reuters_sgml"
-    # The single-topic subset to build: R8 (the 8 most frequent topics) or R52.
     subset: Literal["r8", "r52"]
+    """The single-topic subset to build: R8 (the 8 most frequent topics) or R52."""
 
 
 class ReutersSgmlReader(CorpusReader):

@@ -48,25 +48,24 @@ TRAIN_FILE = "train"
 class TableLayoutSection(TableFiles, ClassificationSection):
     """A classification table's files and splits."""
 
-    # A second table holding the test rows, read like `source`.
     test_source: str | None = None
-    # A column whose values say each row's split; `split_values` maps them.
+    """A second table holding the test rows, read like `source`."""
     split_column: ColumnRef | None = None
+    """A column whose values say each row's split; `split_values` maps them."""
     split_values: dict[Literal["train", "test"], list[str]] = Field(
         default_factory=lambda: {"train": ["train"], "test": ["test"]})
-    # Without test_source or test rows in split_column: this seeded, stratified share of the
-    # rows is the test split.
     test_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    """Without test_source or test rows in split_column: this seeded, stratified share of the rows is the test split."""
 
 
 class TableCorpus(TableLayoutSection):
     name: Literal["table"] = "table"
     text_column: ColumnRef | list[ColumnRef]
     label_column: ColumnRef
-    # The declared label set, in id order; None: the train split's labels, sorted.
     labels: list[str] | None = Field(None, min_length=2)
-    # Each row's id (for reports); None: "<file>:<row>".
+    """The declared label set, in id order; None: the train split's labels, sorted."""
     id_column: ColumnRef | None = None
+    """Each row's id (for reports); None: "<file>:<row>"."""
 
     @field_validator("labels")
     @classmethod

@@ -34,14 +34,14 @@ from pipeline.corpora.tables import (
 
 class TablePairsCorpus(TableFiles, PairSection):
     name: Literal["table_pairs"] = "table_pairs"
-    # With a folder as `source`: the files to read (Excel's "~$" lock files are skipped).
     file_glob: str = "*"
+    """With a folder as `source`: the files to read (Excel's "~$" lock files are skipped)."""
     source_column: ColumnRef
     target_column: ColumnRef
-    # Each pair's id; None: "<file stem>-<row>".
     id_column: ColumnRef | None = None
-    # Each pair's domain (reported per domain); None: the file's name without a release suffix.
+    """Each pair's id; None: "<file stem>-<row>"."""
     domain_column: ColumnRef | None = None
+    """Each pair's domain (reported per domain); None: the file's name without a release suffix."""
 
 
 def file_domain(path: Path) -> str:

@@ -36,10 +36,10 @@ class TextFolderCorpus(ClassificationSection):
     name: Literal["text_folder"] = "text_folder"
     file_glob: str = "*.txt"
     encoding: Literal[ENCODINGS] = "utf-8"
-    # Label folders that hold no labelled documents.
     ignore_folders: list[str] = Field(default_factory=lambda: ["unsup"])
-    # Without train/ and test/ folders: this seeded, stratified share of the files is the test split.
+    """Label folders that hold no labelled documents."""
     test_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    """Without train/ and test/ folders: this seeded, stratified share of the files is the test split."""
 
 
 def _label_folders(folder: Path, corpus: TextFolderCorpus) -> list[Path]:

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 class TsvPairsCorpus(PairSection):
     name: Literal["tsv_pairs"] = "tsv_pairs"
     file_glob: str = "*.txt"
-    # Which tab-separated columns hold the source and the target sentence.
     tsv_columns: tuple[int, int] = (0, 1)
+    """Which tab-separated columns hold the source and the target sentence."""
 
 
 @dataclass
