@@ -79,7 +79,7 @@ test-fast: env
 bench: env
 	$(VENV)/bin/python benchmarks/tokenize_throughput.py
 
-# MLflow's server with rnnflow's landing page (pipeline/mlflow_app.py): it opens on the training runs.
+# MLflow's server with rnnflow's landing page (pipeline/tracking/mlflow_app.py): it opens on the training runs.
 mlflow-ui: env
 	eval "$$($(VENV)/bin/rnnflow env)" && $(VENV)/bin/mlflow server --app-name rnnflow \
 		--backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000 --workers 1

@@ -2,7 +2,7 @@
 
 The pipelines are the YAML files under ``pipeline/configs/`` and, with ``RNNFLOW_PIPELINES`` set,
 the user's own folder of pipeline files; each one's DAG id, schedule, tags and docs come from
-its ``dag:`` section (see ``pipeline/workflow.py``). (Airflow's safe mode parses only files that
+its ``dag:`` section (see ``pipeline/orchestration/workflow.py``). (Airflow's safe mode parses only files that
 mention both "airflow" and "dag": this docstring does.)
 """
 

@@ -99,7 +99,7 @@ def test_the_uis_show_the_runs_the_comparison_the_champion_and_the_dag_run(tmp_p
            "AIRFLOW__API__PORT": str(airflow_port),
            # No login page for the test: every user is an admin of this throwaway home.
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
-    # As `make mlflow-ui` starts it: rnnflow's app (pipeline/mlflow_app.py) on MLflow's server.
+    # As `make mlflow-ui` starts it: rnnflow's app (pipeline/tracking/mlflow_app.py) on MLflow's server.
     group.start("mlflow", [str(VENV_BIN / "mlflow"), "server", "--app-name", "rnnflow", "--backend-store-uri",
                            f"sqlite:///{home / '.mlflow' / 'mlflow.db'}", "--host", "127.0.0.1",
                            "--port", str(mlflow_port), "--workers", "1"], env, cwd=home)
